@@ -1,0 +1,125 @@
+"""Builds the run's parts from a composed config, checking the user's input on the way.
+
+Every check here runs before any evaluation, and every failure is a :class:`UserError`
+whose one-line message names the field.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from bench.errors import UserError
+from bench.executors.base import Executor
+from bench.objective import Objective
+from bench.strategies.base import Strategy
+
+MODES = ("sync", "async")
+#: Config keys that may differ when a run is resumed (everything else must match).
+RESUMABLE_CHANGES = ("budget", "progress", "resume", "force", "retries")
+
+
+@dataclass
+class Parts:
+    objective: Objective
+    strategy: Strategy
+    executor: Executor
+
+
+def check_top_level(cfg: DictConfig) -> None:
+    """Checks the keys every run has: workers, mode, budget, seed, retries."""
+
+    def integer(key: str, value: Any, minimum: int) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise UserError(f"{key}: expected an integer, got {value!r}")
+        if value < minimum:
+            raise UserError(f"{key}: must be >= {minimum}, got {value}")
+        return value
+
+    integer("workers", cfg.get("workers"), 1)
+    integer("seed", cfg.get("seed"), 0)
+    integer("retries", cfg.get("retries", 0), 0)
+    if cfg.get("mode") not in MODES:
+        raise UserError(f"mode: expected sync or async, got {cfg.get('mode')!r}")
+    budget = cfg.get("budget") or {}
+    n, s = budget.get("evaluations"), budget.get("seconds")
+    if n is None and s is None:
+        raise UserError("budget: set budget.evaluations or budget.seconds (or both)")
+    if n is not None:
+        integer("budget.evaluations", n, 1)
+    if s is not None and (isinstance(s, bool) or not isinstance(s, int | float) or s <= 0):
+        raise UserError(f"budget.seconds: expected a positive number, got {s!r}")
+    for group in ("objective", "strategy", "executor"):
+        node = cfg.get(group)
+        if not isinstance(node, DictConfig) or "_target_" not in node:
+            raise UserError(f"{group}: no {group} selected (use {group}=NAME)")
+
+
+def _instantiate(group: str, node: DictConfig, **kwargs: Any) -> Any:
+    from hydra.errors import InstantiationException
+    from hydra.utils import instantiate
+
+    try:
+        return instantiate(node, _recursive_=False, _convert_="all", **kwargs)
+    except InstantiationException as exc:
+        cause = exc.__cause__ or exc.__context__
+        while cause is not None and not isinstance(cause, UserError) and (cause.__cause__ or cause.__context__):
+            if isinstance(cause, TypeError | ValueError):
+                break
+            cause = cause.__cause__ or cause.__context__
+        if isinstance(cause, UserError):
+            raise cause from None
+        msg = str(cause or exc).splitlines()[0] if (cause or exc) else "could not be built"
+        if "unexpected keyword argument" in msg:
+            key = msg.rsplit("'", 2)[-2] if msg.count("'") >= 2 else msg
+            raise UserError(f"{group}.{key}: unknown option for {node._target_}") from None
+        raise UserError(f"{group}: cannot build {node.get('_target_')}: {msg}") from None
+
+
+def build(cfg: DictConfig) -> Parts:
+    """Instantiates objective, strategy and executor (cheap: no data loading, no workers)."""
+    check_top_level(cfg)
+    objective = _instantiate("objective", cfg.objective)
+    if not isinstance(objective, Objective):
+        raise UserError(f"objective: {cfg.objective._target_} is not a bench.objective.Objective")
+    strategy = _instantiate("strategy", cfg.strategy, space=objective.space, seed=int(cfg.seed))
+    if not isinstance(strategy, Strategy):
+        raise UserError(f"strategy: {cfg.strategy._target_} is not a bench.strategies.Strategy")
+    executor = _instantiate("executor", cfg.executor, workers=int(cfg.workers))
+    if not isinstance(executor, Executor):
+        raise UserError(f"executor: {cfg.executor._target_} is not a bench.executors.Executor")
+    validate = getattr(objective, "validate", None)
+    if callable(validate):
+        validate()  # e.g. data files present and well-formed, before any evaluation
+    return Parts(objective, strategy, executor)
+
+
+def config_for_compare(cfg: DictConfig) -> dict[str, Any]:
+    """The resolved config without the keys a resume may change."""
+    plain = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=False)
+    assert isinstance(plain, dict)
+    for key in (*RESUMABLE_CHANGES, "hydra"):
+        plain.pop(key, None)
+    return plain
+
+
+def config_hash(plain: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(plain, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def first_difference(old: Any, new: Any, prefix: str = "") -> str | None:
+    """The dotted key of the first difference between two plain configs, or None."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        for key in sorted(set(old) | set(new), key=str):
+            where = f"{prefix}.{key}" if prefix else str(key)
+            if key not in old or key not in new:
+                return where
+            diff = first_difference(old[key], new[key], where)
+            if diff:
+                return diff
+        return None
+    return None if old == new else (prefix or "<root>")

@@ -1,0 +1,207 @@
+"""The ``bobench`` command: a Hydra app with one-line errors for the user's mistakes.
+
+Before Hydra runs, :func:`main` parses and composes every job's config and builds its parts
+(cheaply: no data, no workers), so a malformed override, an unknown group option or a bad
+field stops the run with one line naming it, and a non-zero exit, before any evaluation.
+``resume=DIR`` re-composes the run's own overrides into the same folder.
+"""
+
+from __future__ import annotations
+
+import itertools
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from bench.errors import UserError
+
+CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
+#: Hydra flags after which bobench steps aside and lets Hydra answer (help, config printing...).
+PASSTHROUGH_FLAGS = (
+    "-h",
+    "--help",
+    "--hydra-help",
+    "-i",
+    "--info",
+    "-c",
+    "--cfg",
+    "--version",
+    "-sc",
+    "--shell-completion",
+    "-cd",
+    "--config-dir",
+    "-cn",
+    "--config-name",
+    "-cp",
+    "--config-path",
+    "--experimental-rerun",
+    "-p",
+    "--package",
+    "--resolve",
+)
+MAX_PRECHECK_JOBS = 256
+EXIT_USER_ERROR = 2
+EXIT_INTERRUPTED = 130
+
+
+def _key(override: str) -> str:
+    return override.split("=", 1)[0].lstrip("+~")
+
+
+def _fail(message: str) -> None:
+    print(f"bobench: error: {message}", file=sys.stderr)
+    raise SystemExit(EXIT_USER_ERROR)
+
+
+def _one_line(exc: BaseException) -> str:
+    """The informative first line of a Hydra/OmegaConf error."""
+    text = str(exc).strip()
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    if not lines:
+        return type(exc).__name__
+    first = lines[0]
+    if "Could not find" in first or "Could not load" in first:
+        options = []
+        for ln in lines[1:]:
+            if ln.startswith(("Config search path", "Set the env")):
+                break
+            if not ln.startswith("Available"):
+                options.append(ln)
+        if options and len(options) < 40:
+            first += f" (available: {', '.join(o.strip() for o in options)})"
+    elif first.startswith("Could not override") and len(lines) > 1:
+        first += " " + lines[1]
+    return first
+
+
+# -- resume ------------------------------------------------------------------------------------
+def resume_overrides(resume: str, overrides: list[str]) -> list[str]:
+    """The overrides that continue the run in ``resume``: its own, then the user's changes."""
+    import yaml
+
+    folder = Path(resume).expanduser()
+    if not folder.is_dir():
+        raise UserError(f"resume: {resume} is not a folder")
+    journal = folder / "journal.jsonl"
+    stored_file = folder / ".hydra" / "overrides.yaml"
+    if not journal.is_file() or not stored_file.is_file():
+        missing = "journal.jsonl" if not journal.is_file() else ".hydra/overrides.yaml"
+        raise UserError(f"resume: {resume} is not a bobench run folder (no {missing})")
+    try:
+        stored = yaml.safe_load(stored_file.read_text()) or []
+    except yaml.YAMLError as exc:
+        raise UserError(f"resume: {stored_file} is unreadable ({exc.__class__.__name__})") from None
+    user = [o for o in overrides if _key(o) not in ("hydra.run.dir", "hydra.output_subdir")]
+    user_keys = {_key(o) for o in user}
+    kept = [o for o in stored if _key(o) not in user_keys and _key(o) not in ("resume", "force")]
+    resolved = str(folder.resolve())
+    return [
+        *kept,
+        *[o for o in user if _key(o) != "resume"],
+        f"resume={resolved}",
+        f"hydra.run.dir={resolved}",
+        "hydra.output_subdir=null",
+    ]
+
+
+# -- the pre-check -----------------------------------------------------------------------------
+def _expand(overrides: list[str], multirun: bool) -> list[list[str]]:
+    """Every job's overrides (the cartesian product of sweeps in multirun)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    parser = OverridesParser.create()
+    parsed = []
+    for text in overrides:
+        try:
+            parsed.append(parser.parse_override(text))
+        except Exception as exc:
+            raise UserError(f"malformed override {text!r}: {_one_line(exc)}") from None
+    choices: list[list[str]] = []
+    for text, ov in zip(overrides, parsed, strict=True):
+        if ov.is_sweep_override():
+            if not multirun:
+                raise UserError(f"override {text!r} is a sweep: add -m (--multirun) to run one job per value")
+            prefix = text.split("=", 1)[0]
+            choices.append([f"{prefix}={v}" for v in ov.sweep_string_iterator()])
+        else:
+            choices.append([text])
+    jobs = [list(c) for c in itertools.product(*choices)] if choices else [[]]
+    return jobs[:MAX_PRECHECK_JOBS]
+
+
+def precheck(overrides: list[str], multirun: bool) -> None:
+    """Composes and builds every job's config; raises UserError on the first problem."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from omegaconf.errors import OmegaConfBaseException
+
+    from bench.build import build
+
+    jobs = _expand(overrides, multirun)
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None):
+            for job in jobs:
+                try:
+                    cfg = compose(config_name="config", overrides=job)
+                except UserError:
+                    raise
+                except (OmegaConfBaseException, Exception) as exc:
+                    raise UserError(_one_line(exc)) from None
+                task_cfg = cfg.copy()
+                build(task_cfg)
+    finally:
+        GlobalHydra.instance().clear()
+
+
+# -- the Hydra task ----------------------------------------------------------------------------
+def run_task(cfg: Any) -> float | None:
+    """What Hydra runs for each job: one driver, one run folder."""
+    from hydra.core.hydra_config import HydraConfig
+
+    from bench.driver import Driver, Interrupted, format_summary
+
+    hc = HydraConfig.get()
+    run_dir = Path(hc.runtime.output_dir)
+    try:
+        driver = Driver(cfg, run_dir, choices=dict(hc.runtime.choices))
+        summary = driver.run()
+    except UserError as exc:
+        _fail(str(exc))
+    except Interrupted as exc:
+        print(
+            f"bobench: stopped by {exc}; the run folder is consistent. Continue with: bobench resume={run_dir}",
+            file=sys.stderr,
+        )
+        raise SystemExit(EXIT_INTERRUPTED) from None
+    print(format_summary(summary, run_dir))
+    return summary["best_value"]
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point of ``bobench`` and ``python -m bench``."""
+    import hydra
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not any(a in PASSTHROUGH_FLAGS or a.split("=", 1)[0] in PASSTHROUGH_FLAGS for a in args):
+        multirun = "-m" in args or "--multirun" in args
+        overrides = [a for a in args if not a.startswith("-")]
+        flags = [a for a in args if a.startswith("-")]
+        try:
+            resume = [o for o in overrides if _key(o) == "resume" and o.split("=", 1)[1] not in ("", "null")]
+            if resume:
+                if multirun:
+                    raise UserError("resume: resume one run folder at a time (without -m)")
+                overrides = resume_overrides(resume[-1].split("=", 1)[1], overrides)
+            precheck(overrides, multirun)
+        except UserError as exc:
+            _fail(str(exc))
+        args = flags + overrides
+
+    @hydra.main(version_base=None, config_path=str(CONF_DIR), config_name="config")
+    def _entry(cfg: Any) -> float | None:
+        return run_task(cfg)
+
+    sys.argv = [sys.argv[0] if sys.argv else "bobench", *args]
+    _entry()

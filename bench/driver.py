@@ -1,0 +1,384 @@
+"""The loop: ask the strategy, submit to the executor, journal every event, until the budget.
+
+sync mode waits for the whole batch of ``workers`` evaluations, then asks for the next
+batch; async mode refills each worker as soon as it frees, asking for one point with the
+running points as ``pending``. Everything the loop knows is derived from the journal, so
+resuming a run is replaying it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import signal
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from omegaconf import DictConfig, OmegaConf
+
+from bench import carbon_hook
+from bench.build import Parts, build, config_for_compare, config_hash, first_difference
+from bench.errors import UserError
+from bench.journal import Journal
+from bench.records import Outcome, Task
+from bench.run_folder import git_commit, versions, write_results, write_summary
+from bench.state import EvalState, RunState
+
+#: How often results.csv and summary.json are refreshed while a run goes on (seconds).
+REFRESH_S = 5.0
+
+
+class Interrupted(Exception):
+    """SIGTERM or Ctrl-C: the driver stops cleanly and the run can be resumed."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def eval_seed(seed: int, eval_id: int) -> int:
+    """The seed handed to the objective for one evaluation (same for every attempt)."""
+    digest = hashlib.sha256(f"{seed}:{eval_id}".encode()).digest()
+    return int.from_bytes(digest[:4], "little") & 0x7FFFFFFF
+
+
+@contextmanager
+def _signals_raise() -> Iterator[None]:
+    """Turns SIGTERM (and SIGINT) into :class:`Interrupted` in the main thread."""
+
+    def handler(signum: int, _frame: Any) -> None:
+        raise Interrupted(signum)
+
+    old = {}
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        try:
+            old[sig] = signal.signal(sig, handler)
+        except ValueError:  # not the main thread
+            pass
+    try:
+        yield
+    finally:
+        for sig, h in old.items():
+            signal.signal(sig, h)
+
+
+class Driver:
+    """Runs one experiment into one run folder.
+
+    Args:
+        cfg: the composed config (see conf/config.yaml).
+        run_dir: the run folder; an existing run there is resumed only with ``resume`` set.
+        parts: prebuilt parts (tests); built from ``cfg`` otherwise.
+    """
+
+    def __init__(
+        self,
+        cfg: DictConfig,
+        run_dir: Path | str,
+        parts: Parts | None = None,
+        choices: dict[str, Any] | None = None,
+    ):
+        self.cfg = cfg
+        self.choices = choices or {}
+        self.run_dir = Path(run_dir)
+        self.parts = parts or build(cfg)
+        self.objective = self.parts.objective
+        self.strategy = self.parts.strategy
+        self.executor = self.parts.executor
+        self.space = self.objective.space
+        self.workers = int(cfg.workers)
+        self.mode = str(cfg.mode)
+        self.retries = int(cfg.get("retries", 0))
+        budget = cfg.budget
+        self.max_evals: int | None = budget.get("evaluations")
+        self.max_seconds: float | None = budget.get("seconds")
+        self.journal = Journal(self.run_dir, fsync=bool(OmegaConf.select(cfg, "journal.fsync", default=True)))
+        self.state = RunState()
+        self.meters = carbon_hook.Meters.from_config(cfg, simulated=self.executor.simulated)
+        self.stop_reason = "running"
+        self._last_refresh = 0.0
+        self._progress: Any = None
+        self._t_started = time.time()
+
+    # -- the whole run -----------------------------------------------------------------------
+    def run(self) -> dict[str, Any]:
+        records = self.journal.open()
+        try:
+            self.state = RunState.from_records(records)
+            self._start_or_resume(records)
+            with _signals_raise():
+                try:
+                    self._loop()
+                except Interrupted as exc:
+                    self.stop_reason = f"interrupted ({exc})"
+                    raise
+                except KeyboardInterrupt:
+                    self.stop_reason = "interrupted (SIGINT)"
+                    raise Interrupted(signal.SIGINT) from None
+                finally:
+                    self._finish()
+        finally:
+            self.journal.close()
+        return self.summary()
+
+    def _start_or_resume(self, records: list[dict[str, Any]]) -> None:
+        plain = config_for_compare(self.cfg)
+        resuming = bool(self.cfg.get("resume"))
+        if self.state.start is None:
+            if records:
+                raise UserError(f"{self.run_dir}: the journal has no start record; it is not a bobench run folder")
+            origin = time.time()
+            self.journal.append(
+                "start",
+                config=plain,
+                config_hash=config_hash(plain),
+                seed=int(self.cfg.seed),
+                clock_origin=origin,
+                wall_time=time.time(),
+                versions=versions(),
+                git_commit=git_commit(),
+            )
+            self.state.apply(self.journal.records[-1])
+            self.executor.start(self.objective, origin, self.meters.worker_factory)
+            return
+        if not resuming:
+            raise UserError(f"{self.run_dir} already holds a run; continue it with resume={self.run_dir}")
+        diff = first_difference(self.state.start.get("config"), plain)
+        if diff and not self.cfg.get("force", False):
+            raise UserError(
+                f"resume: the config differs from the run's at '{diff}'; resume with the same config, or add force=true"
+            )
+        # The clock goes on from where the run stopped: downtime is not the run's time.
+        origin = time.time() - self.state.last_t
+        rerun = [ev.eval_id for ev in self.state.in_flight()]
+        self.journal.append(
+            "resume",
+            t=self.state.last_t,
+            wall_time=time.time(),
+            n_finished=self.state.n_finished(),
+            rerun=rerun,
+            config_changed_at=diff,
+        )
+        self.executor.start(self.objective, origin, self.meters.worker_factory)
+        if self.executor.simulated and hasattr(self.executor, "advance"):
+            self.executor.advance(self.state.last_t - self.executor.now())
+        for ev in self.state.in_flight():  # in flight when the driver stopped: run again, once
+            self._submit(ev, attempt=ev.attempt + 1)
+
+    # -- the loop ------------------------------------------------------------------------------
+    def _budget_left(self) -> bool:
+        if self.max_evals is not None and len(self.state.evals) >= self.max_evals:
+            self.stop_reason = "budget.evaluations"
+            return False
+        if self.max_seconds is not None and self.executor.now() >= self.max_seconds:
+            self.stop_reason = "budget.seconds"
+            return False
+        return True
+
+    def _loop(self) -> None:
+        self._open_progress()
+        exhausted = False
+        while True:
+            free = self.workers - self.executor.running
+            can_ask = not exhausted and free > 0 and self._budget_left()
+            if can_ask and (self.mode == "async" or self.executor.running == 0):
+                n = free if self.mode == "sync" else 1
+                if self.max_evals is not None:
+                    n = min(n, self.max_evals - len(self.state.evals))
+                submitted = self._ask_and_submit(n)
+                if submitted < n:
+                    exhausted = True
+                    self.stop_reason = "strategy exhausted"
+                if submitted and self.mode == "async":
+                    continue  # fill every free worker before waiting
+            if self.executor.running == 0:
+                break
+            for outcome in self.executor.wait(first=self.mode == "async"):
+                self._record(outcome)
+            self._maybe_refresh()
+        if self.stop_reason == "running":
+            self.stop_reason = "done"
+
+    def _ask_and_submit(self, n: int) -> int:
+        history = self.state.history(self.space.dim)
+        pending_evs = self.state.in_flight()
+        pending = np.array([ev.x for ev in pending_evs], dtype=float).reshape(-1, self.space.dim)
+        t0 = time.perf_counter()
+        with self.meters.driver_span():
+            X = np.asarray(self.strategy.propose(history, pending, n), dtype=float).reshape(-1, self.space.dim)
+        decision_s = time.perf_counter() - t0
+        if getattr(self.executor, "charge_decision_time", False):
+            self.executor.advance(decision_s)
+        for x in X[:n]:
+            if not self.space.contains_unit(x):
+                raise RuntimeError(f"strategy {type(self.strategy).__name__} proposed {x}, outside the unit cube")
+            eid = self.state.next_eval_id
+            rec = self.journal.append(
+                "submit",
+                eval_id=eid,
+                attempt=0,
+                params=self.space.to_params(x),
+                x=[float(v) for v in x],
+                t_submit=self.executor.now(),
+                decision_s=decision_s / max(len(X), 1),
+            )
+            self.state.apply(rec)
+            self._dispatch(self.state.evals[eid], attempt=0)
+        return len(X[:n])
+
+    def _submit(self, ev: EvalState, attempt: int) -> None:
+        rec = self.journal.append(
+            "submit",
+            eval_id=ev.eval_id,
+            attempt=attempt,
+            params=ev.params,
+            x=ev.x,
+            t_submit=self.executor.now(),
+            decision_s=ev.decision_s,
+        )
+        self.state.apply(rec)
+        self._dispatch(ev, attempt)
+
+    def _dispatch(self, ev: EvalState, attempt: int) -> None:
+        task = Task(ev.eval_id, dict(ev.params), eval_seed(int(self.cfg.seed), ev.eval_id), attempt)
+        self.executor.submit(task)
+        job_id = getattr(self.executor, "job_ids", {}).get(ev.eval_id)
+        if job_id:
+            self.state.apply(self.journal.append("job", eval_id=ev.eval_id, attempt=attempt, job_id=str(job_id)))
+
+    def _record(self, outcome: Outcome) -> None:
+        retry = outcome.retryable and outcome.attempt < self.retries
+        rec = self.journal.append("result", **outcome.to_json(), final=not retry)
+        self.state.apply(rec)
+        if retry:
+            self._submit(self.state.evals[outcome.eval_id], attempt=outcome.attempt + 1)
+        elif self._progress is not None:
+            self._progress.update(1)
+            best = self.state.best()
+            if best is not None:
+                self._progress.set_postfix_str(f"best {best.final['value']:.4g}", refresh=False)  # type: ignore[index]
+
+    # -- outputs -------------------------------------------------------------------------------
+    def _open_progress(self) -> None:
+        show = self.cfg.get("progress", "auto")
+        if show is False or show == "off":
+            return
+        from tqdm import tqdm
+
+        self._progress = tqdm(
+            total=self.max_evals,
+            initial=self.state.n_finished(),
+            unit="eval",
+            dynamic_ncols=True,
+            disable=None if show == "auto" else False,
+            file=sys.stderr,
+            desc=self.objective.name,
+        )
+
+    def _maybe_refresh(self) -> None:
+        if time.monotonic() - self._last_refresh >= REFRESH_S:
+            self._write_outputs()
+
+    def _write_outputs(self) -> None:
+        write_results(self.run_dir, self.state, self.objective.optimum)
+        write_summary(self.run_dir, self.summary())
+        self._last_refresh = time.monotonic()
+
+    def _finish(self) -> None:
+        if self._progress is not None:
+            self._progress.close()
+        try:
+            self.executor.close()
+        finally:
+            self.journal.append("end", t=self.executor.now(), reason=self.stop_reason, wall_time=time.time())
+            self._write_outputs()
+
+    def summary(self) -> dict[str, Any]:
+        st, cfg = self.state, self.cfg
+        finals = [st.evals[e].final for e in st.finished]
+        best = st.best()
+        durations = [
+            f["t_end"] - f["t_start"]
+            for f in finals
+            if isinstance(f.get("t_start"), int | float) and isinstance(f.get("t_end"), int | float)
+        ]
+        elapsed = max(st.last_t, 0.0)
+        optimum = self.objective.optimum
+        rows_best_true = [f.get("metrics", {}).get("true_value", f.get("value")) for f in finals if f["status"] == "ok"]
+        best_true = min((v for v in rows_best_true if isinstance(v, int | float)), default=None)
+        carbon = self.meters.totals(finals)
+        choices = self.choices
+        return {
+            "objective": self.objective.name,
+            "strategy": _choice(choices, "strategy", cfg.strategy._target_),
+            "executor": _choice(choices, "executor", cfg.executor._target_),
+            "experiment": _choice(choices, "experiment", None),
+            "mode": self.mode,
+            "workers": self.workers,
+            "seed": int(cfg.seed),
+            "clock": "simulated" if self.executor.simulated else "wall",
+            "status": self.stop_reason,
+            "n_evals": len(finals),
+            "n_failed": sum(f["status"] != "ok" for f in finals),
+            "n_in_flight": len(st.in_flight()),
+            "best_value": best.final["value"] if best else None,  # type: ignore[index]
+            "best_params": best.params if best else None,
+            "best_metrics": best.final.get("metrics") if best else None,  # type: ignore[union-attr]
+            "optimum": optimum,
+            "final_regret": (best_true - optimum) if optimum is not None and best_true is not None else None,
+            "elapsed_s": elapsed,
+            "utilisation": (sum(durations) / (self.workers * elapsed)) if elapsed > 0 else None,
+            "decision_s_total": sum(ev.decision_s for ev in st.evals.values()),
+            **carbon,
+            "versions": (st.start or {}).get("versions"),
+            "git_commit": (st.start or {}).get("git_commit"),
+        }
+
+
+def _choice(choices: Any, group: str, default: Any) -> Any:
+    try:
+        value = choices[group] if choices is not None else None
+    except (KeyError, TypeError):
+        value = None
+    return value if value is not None else default
+
+
+def format_summary(summary: dict[str, Any], run_dir: Path) -> str:
+    """The lines printed at the end of a run."""
+    plural = "s" if summary["workers"] != 1 else ""
+    lines = [
+        f"bobench: {summary['objective']} / {summary['strategy']} / {summary['executor']} "
+        f"({summary['mode']}, {summary['workers']} worker{plural}) — {summary['status']}"
+    ]
+    if summary["best_params"] is not None:
+        params = ", ".join(f"{k}={_fmt(v)}" for k, v in summary["best_params"].items())
+        extra = ""
+        metrics = summary.get("best_metrics") or {}
+        for key in ("test_accuracy", "val_accuracy", "accuracy"):
+            if isinstance(metrics.get(key), int | float):
+                extra = f" ({key} {metrics[key]:.4f})"
+                break
+            if isinstance(metrics.get(key), list) and metrics[key]:
+                extra = f" ({key} {metrics[key][-1]:.4f})"
+                break
+        lines.append(f"  best: {params} -> value {summary['best_value']:.6g}{extra}")
+    else:
+        lines.append("  best: no evaluation succeeded")
+    if summary.get("final_regret") is not None:
+        lines.append(f"  simple regret: {summary['final_regret']:.4g}")
+    co2 = summary.get("co2_kg")
+    lines.append(
+        f"  evaluations: {summary['n_evals']} ({summary['n_failed']} failed) in {summary['elapsed_s']:.1f} s "
+        f"{summary['clock']} time" + (f", {co2 * 1000:.3g} g CO2e" if isinstance(co2, int | float) else "")
+    )
+    lines.append(f"  run folder: {run_dir}")
+    return "\n".join(lines)
+
+
+def _fmt(v: Any) -> str:
+    return f"{v:.4g}" if isinstance(v, float) and math.isfinite(v) else str(v)

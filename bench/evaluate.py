@@ -1,0 +1,114 @@
+"""Runs one task against an objective and turns whatever happens into an :class:`Outcome`.
+
+Every executor calls :func:`evaluate` where the evaluation runs (in-process, in a worker
+process, in a Slurm job), so statuses mean the same everywhere.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import time
+import traceback
+from typing import Any, Protocol
+
+from bench.objective import Evaluation, Objective
+from bench.records import DIVERGED, ERROR, INVALID, OK, Outcome, Task
+
+
+class Meter(Protocol):
+    """Measures the energy of one evaluation (see :mod:`bench.carbon`)."""
+
+    def start(self) -> None: ...
+
+    def stop(self, duration_s: float) -> tuple[float | None, float | None, str]:
+        """Returns ``(energy_kwh, co2_kg, method)`` for the span since :meth:`start`."""
+        ...
+
+
+def json_safe(obj: Any) -> Any:
+    """Makes metrics JSON-able without NaN literals: non-finite floats become strings."""
+    if isinstance(obj, dict):
+        return {str(k): json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [json_safe(v) for v in obj]
+    if isinstance(obj, bool) or obj is None or isinstance(obj, str):
+        return obj
+    if isinstance(obj, numbers.Integral):
+        return int(obj)
+    if isinstance(obj, numbers.Real):
+        f = float(obj)
+        return f if math.isfinite(f) else repr(f)
+    if hasattr(obj, "tolist"):
+        return json_safe(obj.tolist())
+    return repr(obj)
+
+
+def classify(result: Any) -> tuple[str, float | None, dict[str, Any], str | None]:
+    """Checks an objective's return value: ``(status, value, metrics, message)``."""
+    metrics: dict[str, Any] = {}
+    value: Any = result
+    if isinstance(result, Evaluation):
+        value, metrics = result.value, dict(result.metrics or {})
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        if hasattr(value, "item") and getattr(value, "size", 1) == 1:  # numpy / torch scalars
+            try:
+                value = value.item()
+            except Exception:
+                pass
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return (
+            INVALID,
+            None,
+            json_safe(metrics),
+            f"objective returned {type(value).__name__} {value!r:.80}, not a number",
+        )
+    value = float(value)
+    if not math.isfinite(value):
+        return DIVERGED, None, json_safe(metrics), f"objective returned {value}"
+    return OK, value, json_safe(metrics), None
+
+
+def evaluate(
+    objective: Objective,
+    task: Task,
+    clock_origin: float,
+    worker: str,
+    meter: Meter | None = None,
+) -> Outcome:
+    """Runs ``objective(task.params, task.seed)`` and never raises for the objective's faults.
+
+    Args:
+        objective: an objective whose :meth:`Objective.setup` has run.
+        task: what to run.
+        clock_origin: ``time.time()`` at the run's start; outcome times are relative to it.
+        worker: a name for where it ran.
+        meter: measures energy and CO2 of the evaluation, if given.
+    """
+    t_start = time.time()
+    if meter is not None:
+        meter.start()
+    try:
+        result = objective(dict(task.params), task.seed)
+        status, value, metrics, message = classify(result)
+    except Exception as exc:
+        tb = traceback.format_exc(limit=-3)
+        status, value, metrics, message = ERROR, None, {}, f"{type(exc).__name__}: {exc}\n{tb}"
+    t_end = time.time()
+    energy_kwh = co2_kg = method = None
+    if meter is not None:
+        energy_kwh, co2_kg, method = meter.stop(t_end - t_start)
+    return Outcome(
+        eval_id=task.eval_id,
+        status=status,
+        value=value,
+        metrics=metrics,
+        message=message,
+        worker=worker,
+        t_start=t_start - clock_origin,
+        t_end=t_end - clock_origin,
+        attempt=task.attempt,
+        energy_kwh=energy_kwh,
+        co2_kg=co2_kg,
+        carbon_method=method,
+    )

@@ -1,0 +1,109 @@
+"""The strategy contract: ``ask(history, pending, n) -> n points on the unit cube``.
+
+A strategy's state is derived from the history and its seed, so resuming a run is replaying
+the journal, never unpickling: the same seed and the same history give the same proposals.
+Caches (a warm-started GP) are allowed where they do not change that.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from bench.errors import UserError
+from bench.space import Space
+
+
+@dataclass
+class History:
+    """What the strategy may learn from.
+
+    Attributes:
+        X: ``(n, d)`` unit-cube points with a value the model may use.
+        y: ``(n,)`` their values, to minimise (diverged ones already imputed, see driver).
+        X_failed: ``(k, d)`` points that were tried but gave no usable value.
+    """
+
+    X: np.ndarray
+    y: np.ndarray
+    X_failed: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+
+    @classmethod
+    def empty(cls, dim: int) -> History:
+        return cls(np.zeros((0, dim)), np.zeros(0), np.zeros((0, dim)))
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    @property
+    def n_tried(self) -> int:
+        return len(self.y) + len(self.X_failed)
+
+
+class Strategy:
+    """Base class of every strategy.
+
+    Args:
+        space: the search space (strategies work on its unit cube, ``space.dim`` wide).
+        seed: the run's seed; all randomness derives from it and the history.
+    """
+
+    #: Whether proposals are a pure function of (seed, history, pending, n).
+    deterministic: bool = True
+
+    def __init__(self, space: Space, seed: int = 0, n_initial: int = 0):
+        if int(n_initial) < 0:
+            raise UserError(f"strategy.n_initial: must be >= 0, got {n_initial}")
+        self.space = space
+        self.seed = int(seed)
+        self.n_initial = int(n_initial)
+
+    def propose(self, history: History, pending: np.ndarray, n: int) -> np.ndarray:
+        """What the driver calls: the initial design first, then :meth:`ask`.
+
+        The first ``n_initial`` points (counting finished, failed and pending ones) come from
+        a scrambled Sobol sequence seeded by the run's seed; the rest from :meth:`ask`.
+        May return fewer than ``n`` points when the strategy is exhausted (a finished grid).
+        """
+        done = history.n_tried + len(pending)
+        n_init = min(max(self.n_initial - done, 0), n)
+        parts = []
+        if n_init:
+            parts.append(sobol_points(self.space.dim, self.seed, start=done, n=n_init))
+        if n - n_init:
+            parts.append(np.asarray(self.ask(history, pending, n - n_init), dtype=float))
+        out = np.concatenate(parts, axis=0) if parts else np.zeros((0, self.space.dim))
+        return out.reshape(-1, self.space.dim)
+
+    def ask(self, history: History, pending: np.ndarray, n: int) -> np.ndarray:
+        """Proposes ``n`` points.
+
+        Args:
+            history: finished evaluations.
+            pending: ``(p, d)`` points being evaluated now.
+            n: how many points to propose.
+
+        Returns:
+            ``(n, d)`` array in ``[0, 1]^d``.
+        """
+        raise NotImplementedError
+
+    def rng_seed(self, history: History, pending: np.ndarray, salt: str = "") -> int:
+        """A seed that depends only on the run's seed and how far the run has come."""
+        key = f"{self.seed}:{history.n_tried}:{len(pending)}:{salt}".encode()
+        return int.from_bytes(hashlib.sha256(key).digest()[:4], "little")
+
+    def rng(self, history: History, pending: np.ndarray, salt: str = "") -> np.random.Generator:
+        return np.random.default_rng(self.rng_seed(history, pending, salt))
+
+
+def sobol_points(dim: int, seed: int, start: int, n: int) -> np.ndarray:
+    """Points ``start .. start+n-1`` of a scrambled Sobol sequence seeded by ``seed``: ``(n, dim)``."""
+    from scipy.stats import qmc
+
+    engine = qmc.Sobol(d=dim, scramble=True, seed=np.random.default_rng(seed))
+    if start:
+        engine.fast_forward(start)
+    return engine.random(n)

@@ -1,0 +1,3 @@
+"""Objectives that bobench tunes: scikit-learn estimators, a PyTorch CNN, synthetic functions."""
+
+from __future__ import annotations
