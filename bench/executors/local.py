@@ -12,6 +12,7 @@ import contextlib
 import multiprocessing as mp
 import os
 import signal
+import sys
 import time
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
@@ -24,6 +25,17 @@ from bench.objective import Objective
 from bench.records import CRASHED, TIMEOUT, Outcome, Task
 
 
+def _die_with_parent() -> None:
+    """Asks Linux to SIGKILL this worker when the driver dies, so no orphan runs on."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG = 1
+        if os.getppid() == 1:  # the driver died before prctl took effect
+            os._exit(1)
+
+
 def _worker_main(
     conn: Connection,
     objective: Objective,
@@ -34,6 +46,7 @@ def _worker_main(
     threads: int | None,
 ) -> None:
     """The loop of one worker process: set up once, then evaluate until told to stop."""
+    _die_with_parent()
     with contextlib.suppress(OSError):
         os.setsid()  # its own process group, so a time-out can kill the objective's children too
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's to handle

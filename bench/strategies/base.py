@@ -8,6 +8,7 @@ Caches (a warm-started GP) are allowed where they do not change that.
 from __future__ import annotations
 
 import hashlib
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -106,4 +107,6 @@ def sobol_points(dim: int, seed: int, start: int, n: int) -> np.ndarray:
     engine = qmc.Sobol(d=dim, scramble=True, seed=np.random.default_rng(seed))
     if start:
         engine.fast_forward(start)
-    return engine.random(n)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # balance needs powers of 2; a prefix is still low-discrepancy
+        return engine.random(n)

@@ -1,0 +1,127 @@
+"""The real CLI, as a user types it: runs, multirun, and one-line errors for bad input."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from tests.conftest import final_results, read_journal, run_cli
+
+FAST_EI = ["strategy.num_restarts=2", "strategy.raw_samples=32"]
+
+
+def run_dirs(root):
+    return sorted(p.parent for p in root.rglob("journal.jsonl"))
+
+
+@pytest.mark.slow
+def test_default_experiment_runs_and_prints_a_summary(tmp_path):
+    proc = run_cli("budget.evaluations=5", *FAST_EI, cwd=tmp_path, check=True)
+    (run_dir,) = run_dirs(tmp_path / "outputs")
+    assert "best: learning_rate_init=" in proc.stdout and "test_accuracy" in proc.stdout
+    assert f"run folder: {run_dir}" in proc.stdout
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["objective"] == "mlp" and summary["strategy"] == "ei" and summary["n_evals"] == 5
+    assert (run_dir / ".hydra" / "config.yaml").is_file() and (run_dir / "results.csv").is_file()
+    metrics = summary["best_metrics"]
+    assert {"train_accuracy", "test_accuracy", "loss"} <= set(metrics)
+
+
+def test_multirun_writes_one_run_folder_per_job(tmp_path):
+    proc = run_cli(
+        "-m",
+        "objective=quadratic",
+        "strategy=grid,random",
+        "seed=0,1",
+        "budget.evaluations=3",
+        "hydra.sweep.dir=sweep",
+        cwd=tmp_path,
+        check=True,
+    )
+    dirs = run_dirs(tmp_path / "sweep")
+    assert len(dirs) == 4, proc.stdout
+    configs = {
+        (json.loads((d / "summary.json").read_text())["strategy"], json.loads((d / "summary.json").read_text())["seed"])
+        for d in dirs
+    }
+    assert configs == {("grid", 0), ("grid", 1), ("random", 0), ("random", 1)}
+
+
+BAD_INPUT = [
+    (
+        ["objective.space.learning_rate_init.low=10", "objective.space.learning_rate_init.high=1"],
+        "objective.space.learning_rate_init: inverted bounds",
+    ),
+    (["objective.space.learning_rate_init.high=1e-5"], "objective.space.learning_rate_init: equal bounds"),
+    (["objective.space.learning_rate_init.low=0"], "objective.space.learning_rate_init.low: a log-scale parameter"),
+    (["objective.space.learning_rate_init.type=complex"], "objective.space.learning_rate_init.type: unknown parameter"),
+    (["strategy=nope"], "Could not find 'strategy/nope' (available:"),
+    (["objective=nope"], "Could not find 'objective/nope'"),
+    (["executor=nope"], "Could not find 'executor/nope'"),
+    (["strategy=[grid"], "malformed override 'strategy=[grid'"),
+    (["budget.evaluations=abc"], "budget.evaluations: expected an integer"),
+    (["workers=0"], "workers: must be >= 1"),
+    (["mode=batch"], "mode: expected sync or async"),
+    (["no_such_key=1"], "Could not override 'no_such_key'"),
+    (["strategy=grid", "strategy.colour=red"], "Could not override 'strategy.colour'"),
+    (["strategy=grid,random"], "is a sweep: add -m"),
+    (["resume=nowhere"], "resume: nowhere is not a folder"),
+    (["objective.metric=f1"], "objective.metric: unknown metric 'f1'"),
+]
+
+
+@pytest.mark.parametrize(("overrides", "message"), BAD_INPUT, ids=[m.split(":")[0][:40] for _, m in BAD_INPUT])
+def test_bad_input_stops_with_one_line_naming_it(tmp_path, overrides, message):
+    proc = run_cli(*overrides, cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("bobench: error: ") and message in lines[0], lines[0]
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "outputs").exists() or not list((tmp_path / "outputs").rglob("journal.jsonl"))
+
+
+def test_resume_of_a_folder_that_is_no_run_folder(tmp_path):
+    (tmp_path / "junk").mkdir()
+    proc = run_cli("resume=junk", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == "bobench: error: resume: junk is not a bobench run folder (no journal.jsonl)"
+
+
+def test_a_second_driver_on_the_same_run_folder_is_refused(tmp_path):
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    env = {"PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"}
+    first = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "bench",
+            "objective=quadratic",
+            "strategy=random",
+            "objective.sleep_s=0.5",
+            "budget.evaluations=20",
+            "hydra.run.dir=run",
+        ],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.time() + 60
+        while not (tmp_path / "run" / "journal.jsonl").exists() or not (tmp_path / "run/.hydra").exists():
+            assert time.time() < deadline and first.poll() is None
+            time.sleep(0.1)
+        proc = run_cli("resume=run", cwd=tmp_path)
+        assert proc.returncode == 2
+        assert "is in use by a running driver (pid" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    finally:
+        first.kill()
+        first.wait()
+    assert len(final_results(read_journal(tmp_path / "run"))) < 20

@@ -1,0 +1,79 @@
+"""Every YAML in conf/ composes, and every runnable combination runs a few evaluations."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench.driver import Driver
+from tests.conftest import CONF, final_results, read_journal
+
+CHEAP_STRATEGY = ["strategy.num_restarts=2", "strategy.raw_samples=32"]
+#: Options that need a server or data these tests do not have; they have tests of their own.
+NEEDS_MORE = {
+    ("executor", "slurm"): "needs the Slurm cluster (tests/test_slurm_*.py)",
+    ("objective", "cnn"): "needs MNIST files (tests/test_cnn*.py)",
+}
+
+
+def options(group: str) -> list[str]:
+    return sorted(p.stem for p in (CONF / group).glob("*.yaml"))
+
+
+def cheap(compose, *overrides: str):
+    cfg = compose(*overrides)
+    for key, value in (("num_restarts", 2), ("raw_samples", 32), ("mc_samples", 16), ("n_candidates", 128)):
+        if key in cfg.strategy:
+            cfg.strategy[key] = value
+    if "n_initial" in cfg.strategy:
+        cfg.strategy.n_initial = min(cfg.strategy.n_initial, 2)
+    cfg.progress = False
+    return cfg
+
+
+@pytest.mark.parametrize("group", ["objective", "strategy", "executor", "experiment"])
+def test_every_option_composes(compose, group):
+    for name in options(group):
+        cfg = compose(f"{group}={name}")
+        assert cfg.objective._target_ and cfg.strategy._target_ and cfg.executor._target_
+
+
+@pytest.mark.parametrize("strategy", options("strategy"))
+def test_every_strategy_runs_three_evaluations(compose, tmp_path, strategy):
+    cfg = cheap(
+        compose, "objective=quadratic", f"strategy={strategy}", "budget.evaluations=3", "workers=2", "mode=async"
+    )
+    summary = Driver(cfg, tmp_path / "run").run()
+    assert summary["n_evals"] == 3 and summary["n_failed"] == 0
+
+
+@pytest.mark.parametrize("executor", options("executor"))
+def test_every_executor_runs_three_evaluations(compose, tmp_path, executor):
+    if ("executor", executor) in NEEDS_MORE:
+        pytest.skip(NEEDS_MORE[("executor", executor)])
+    cfg = cheap(
+        compose, "objective=quadratic", "strategy=random", f"executor={executor}", "budget.evaluations=3", "workers=2"
+    )
+    summary = Driver(cfg, tmp_path / "run").run()
+    assert summary["n_evals"] == 3
+
+
+@pytest.mark.parametrize("objective", options("objective"))
+def test_every_objective_runs_two_evaluations(compose, tmp_path, objective):
+    if ("objective", objective) in NEEDS_MORE:
+        pytest.skip(NEEDS_MORE[("objective", objective)])
+    cfg = cheap(compose, f"objective={objective}", "strategy=random", "budget.evaluations=2")
+    Driver(cfg, tmp_path / "run").run()
+    assert len(final_results(read_journal(tmp_path / "run"))) == 2
+
+
+@pytest.mark.parametrize("experiment", options("experiment"))
+def test_every_experiment_runs_a_few_evaluations(compose, tmp_path, experiment):
+    cfg = compose(f"experiment={experiment}")
+    needs = NEEDS_MORE.get(("objective", cfg.objective.get("name", ""))) or NEEDS_MORE.get(
+        ("executor", str(cfg.executor._target_).rsplit(".", 1)[-1].lower().replace("executor", ""))
+    )
+    if needs:
+        pytest.skip(needs)
+    cfg = cheap(compose, f"experiment={experiment}", "budget.evaluations=3")
+    summary = Driver(cfg, tmp_path / "run").run()
+    assert summary["n_evals"] == 3
