@@ -1,0 +1,393 @@
+"""Gaussian-process surrogates on the unit cube, shared by the model-based strategies.
+
+Every model-based strategy fits a BoTorch ``SingleTaskGP`` (outcome ``Standardize``) to the
+*negated* values, so that BoTorch's acquisition functions maximise while the harness minimises.
+
+:class:`GPModelCache` refits hyperparameters only every ``refit_every`` evaluations and in
+between conditions exactly on the new data with the cached hyperparameters (a state_dict is
+loaded, nothing is fitted). Which points a fit sees is a function of the history alone (the
+first ``m`` rows, ``m`` on a fixed schedule), and a warm start comes from the fit at the previous
+point of that schedule, recomputed if the cache does not hold it, so proposals stay a pure
+function of (seed, history) even across a resume.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from botorch.acquisition import AcquisitionFunction
+from botorch.fit import fit_gpytorch_mll
+from botorch.models import SingleTaskGP
+from botorch.models.transforms import Standardize
+from botorch.optim import optimize_acqf
+from gpytorch.kernels import RBFKernel, ScaleKernel
+from gpytorch.likelihoods import GaussianLikelihood
+from gpytorch.mlls import ExactMarginalLogLikelihood
+from torch import Tensor
+from torch.quasirandom import SobolEngine
+
+from bench.errors import UserError
+from bench.space import Space
+from bench.strategies.base import History, Strategy
+from bench.strategies.base import sobol_points as base_sobol
+
+DTYPE = torch.double
+
+#: The course worksheet's GPyOpt prior: RBF variance, lengthscale (log10 units), white noise.
+WORKSHEET_OUTPUTSCALE = 0.2
+WORKSHEET_LENGTHSCALE_LOG10 = 2.0
+WORKSHEET_NOISE = 0.05
+
+#: Fewer finished points than this and a strategy proposes Sobol points instead.
+MIN_POINTS = 2
+
+
+def derived_seed(*parts: Any) -> int:
+    """A 31-bit seed from any printable parts (stable across processes, unlike ``hash``)."""
+    key = ":".join(map(str, parts)).encode()
+    return int.from_bytes(hashlib.sha256(key).digest()[:4], "little") & 0x7FFFFFFF
+
+
+@contextmanager
+def torch_seeded(seed: int) -> Iterator[None]:
+    """Seeds torch's global RNG for the block and restores the caller's RNG state after it."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
+
+
+def sobol_points(dim: int, n: int, seed: int, skip: int = 0) -> np.ndarray:
+    """``n`` points of a scrambled Sobol sequence seeded by ``seed``, after its first ``skip``."""
+    engine = SobolEngine(dim, scramble=True, seed=seed)
+    if skip:
+        engine.fast_forward(skip)
+    return engine.draw(n, dtype=DTYPE).numpy()
+
+
+def training_data(history: History, dim: int) -> tuple[Tensor, Tensor]:
+    """The finite rows of the history as ``(X (n, d), Y (n, 1))`` with ``Y = -y`` (maximised)."""
+    X = np.asarray(history.X, dtype=float).reshape(-1, dim)
+    y = np.asarray(history.y, dtype=float).reshape(-1)
+    keep = np.isfinite(y) & np.all(np.isfinite(X), axis=1)
+    return (
+        torch.as_tensor(X[keep], dtype=DTYPE),
+        torch.as_tensor(-y[keep], dtype=DTYPE).unsqueeze(-1),
+    )
+
+
+def as_pending(pending: np.ndarray | None, dim: int) -> np.ndarray:
+    """The pending points as a ``(p, d)`` array (an empty ``(0, 0)`` array is fine)."""
+    if pending is None:
+        return np.zeros((0, dim))
+    arr = np.asarray(pending, dtype=float)
+    if arr.size == 0:
+        return np.zeros((0, dim))
+    return arr.reshape(-1, dim)
+
+
+def unit_bounds(dim: int) -> Tensor:
+    return torch.stack([torch.zeros(dim, dtype=DTYPE), torch.ones(dim, dtype=DTYPE)])
+
+
+def worksheet_lengthscales(space: Space) -> list[float]:
+    """The worksheet's lengthscale 2.0 (in log10 units) per dimension, in unit-cube units.
+
+    A ``log`` parameter spans ``log10(high) - log10(low)`` log10 units; a linear one spans
+    ``high - low`` of its own units; a categorical one spans 1.
+    """
+    scales = []
+    for p in space.params:
+        if p.type == "categorical":
+            span = 1.0
+        elif p.log:
+            span = math.log10(float(p.high)) - math.log10(float(p.low))  # type: ignore[arg-type]
+        else:
+            span = float(p.high) - float(p.low)  # type: ignore[arg-type]
+        scales.append(WORKSHEET_LENGTHSCALE_LOG10 / span)
+    return scales
+
+
+def build_gp(X: Tensor, Y: Tensor) -> SingleTaskGP:
+    """BoTorch's default single-task GP on the unit cube, outcomes standardised."""
+    return SingleTaskGP(X, Y, outcome_transform=Standardize(m=1))
+
+
+def build_worksheet_gp(X: Tensor, Y: Tensor, lengthscales: list[float]) -> SingleTaskGP:
+    """A GP with the worksheet's fixed prior: nothing is fitted.
+
+    RBF kernel, outputscale 0.2, the given lengthscales, Gaussian noise 0.05, zero mean, all on
+    standardised outcomes (GPyOpt normalises Y by default).
+    """
+    d = X.shape[-1]
+    covar = ScaleKernel(RBFKernel(ard_num_dims=d))
+    likelihood = GaussianLikelihood()
+    model = SingleTaskGP(
+        X, Y, covar_module=covar, likelihood=likelihood, outcome_transform=Standardize(m=1)
+    )
+    covar.outputscale = WORKSHEET_OUTPUTSCALE
+    covar.base_kernel.lengthscale = torch.tensor(lengthscales, dtype=DTYPE).reshape(1, d)
+    likelihood.noise = WORKSHEET_NOISE
+    model.mean_module.constant = 0.0
+    model.eval()
+    return model
+
+
+def _hyper_state(model: SingleTaskGP) -> dict[str, Tensor]:
+    """The fitted hyperparameters, without the outcome transform's data-dependent statistics."""
+    return {
+        k: v.detach().clone()
+        for k, v in model.state_dict().items()
+        if not k.startswith("outcome_transform.")
+    }
+
+
+def fit_hyperparameters(model: SingleTaskGP, seed: int) -> None:
+    """Maximises the marginal likelihood (BoTorch's ``fit_gpytorch_mll``), seeded."""
+    mll = ExactMarginalLogLikelihood(model.likelihood, model)
+    with torch_seeded(seed), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # optimisation warnings: BoTorch retries by itself
+        fit_gpytorch_mll(mll)
+    model.eval()
+
+
+@dataclass
+class _Fit:
+    m: int  # how many history rows it saw
+    digest: bytes  # of those rows
+    state: dict[str, Tensor]
+
+
+class GPModelCache:
+    """Builds the GP for a history, refitting hyperparameters on a fixed schedule.
+
+    Hyperparameters are fitted at history sizes ``2, 3, ..., refit_every - 1`` and at every
+    multiple of ``refit_every``, each fit on the first ``m`` rows of the history. At any other
+    size the GP conditions on all rows with the hyperparameters of the last scheduled fit.
+    With ``warm_start`` a fit starts from the previous scheduled fit's hyperparameters
+    (recomputed in order if the cache lacks them, e.g. after a resume); otherwise from
+    BoTorch's defaults. Rows are assumed appended in the order results arrived: if an earlier
+    row changes, the fits from there on are redone.
+
+    Args:
+        refit_every: evaluations between hyperparameter fits (1 = refit every step).
+        warm_start: start each fit from the previous one.
+        seed: seeds the fits (BoTorch retries a failed fit from random starts).
+        fixed_lengthscales: if given, use the worksheet's fixed prior with these unit-cube
+            lengthscales and never fit.
+    """
+
+    def __init__(
+        self,
+        refit_every: int = 1,
+        warm_start: bool = True,
+        seed: int = 0,
+        fixed_lengthscales: list[float] | None = None,
+    ):
+        self.refit_every = int(refit_every)
+        self.warm_start = bool(warm_start)
+        self.seed = int(seed)
+        self.fixed_lengthscales = fixed_lengthscales
+        self._chain: list[_Fit] = []
+        self.n_fits = 0  # fits actually run (for tests and benchmarks)
+
+    def fit_points(self, n: int) -> list[int]:
+        """The scheduled fit sizes up to ``n`` (ascending)."""
+        k = self.refit_every
+        return [m for m in range(MIN_POINTS, n + 1) if m < k or m % k == 0]
+
+    def model(self, X: Tensor, Y: Tensor) -> SingleTaskGP:
+        """The GP on all of ``(X, Y)`` (``n >= 2`` rows), in eval mode."""
+        if self.fixed_lengthscales is not None:
+            return build_worksheet_gp(X, Y, self.fixed_lengthscales)
+        points = self.fit_points(len(Y))
+        if not self.warm_start:
+            points = points[-1:]
+        digests = _prefix_digests(X, Y, points)
+        keep = 0
+        while (
+            keep < len(self._chain)
+            and keep < len(points)
+            and self._chain[keep].m == points[keep]
+            and self._chain[keep].digest == digests[keep]
+        ):
+            keep += 1
+        del self._chain[keep:]
+        for i in range(keep, len(points)):
+            m = points[i]
+            gp = build_gp(X[:m], Y[:m])
+            if self.warm_start and i > 0:
+                gp.load_state_dict(self._chain[i - 1].state, strict=False)
+            fit_hyperparameters(gp, derived_seed(self.seed, "fit", m))
+            self.n_fits += 1
+            self._chain.append(_Fit(m, digests[i], _hyper_state(gp)))
+        gp = build_gp(X, Y)
+        gp.load_state_dict(self._chain[-1].state, strict=False)
+        gp.eval()
+        return gp
+
+
+def _prefix_digests(X: Tensor, Y: Tensor, points: list[int]) -> list[bytes]:
+    """SHA-256 of the first ``m`` rows of ``(X, Y)`` for each ``m`` in ``points``."""
+    h = hashlib.sha256()
+    rows = torch.cat([X, Y], dim=-1).detach().numpy()
+    out, start = [], 0
+    for m in points:
+        h.update(np.ascontiguousarray(rows[start:m]).tobytes())
+        start = m
+        out.append(h.copy().digest())
+    return out
+
+
+def hallucinate(model: SingleTaskGP, X_new: Tensor) -> SingleTaskGP:
+    """The GP conditioned on ``X_new`` observed at its posterior mean.
+
+    The posterior mean is unchanged and the variance shrinks around ``X_new`` (Desautels et
+    al.'s hallucination, Kandasamy et al.'s asyHUCB/asyHTS). Hyperparameters are kept.
+    """
+    if X_new.shape[0] == 0:
+        return model
+    with torch.no_grad():
+        mean = model.posterior(X_new).mean
+        model.posterior(X_new[:1])  # fills the prediction caches condition_on_observations needs
+    return model.condition_on_observations(X=X_new, Y=mean)
+
+
+def optimise_acqf(
+    acq: AcquisitionFunction,
+    dim: int,
+    q: int,
+    num_restarts: int,
+    raw_samples: int,
+    sequential: bool = False,
+    maxiter: int = 200,
+) -> Tensor:
+    """Maximises ``acq`` over the unit cube with BoTorch's multi-start L-BFGS-B: ``(q, d)``."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "optimisation failed to converge" and the like
+        cand, _ = optimize_acqf(
+            acq,
+            bounds=unit_bounds(dim),
+            q=q,
+            num_restarts=num_restarts,
+            raw_samples=raw_samples,
+            options={"maxiter": maxiter},
+            sequential=sequential and q > 1,
+        )
+    return cand.detach().reshape(q, dim)
+
+
+def check_int(name: str, value: Any, low: int) -> int:
+    """An integer option ``>= low``, else a UserError naming ``strategy.<name>``."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
+        raise UserError(f"strategy.{name}: expected an integer >= {low}, got {value!r}")
+    return int(value)
+
+
+def check_choice(name: str, value: Any, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise UserError(f"strategy.{name}: expected one of {', '.join(choices)}, got {value!r}")
+    return str(value)
+
+
+def reject_unknown(strategy: str, unknown: dict[str, Any]) -> None:
+    if unknown:
+        raise UserError(f"strategy.{sorted(unknown)[0]}: unknown option for {strategy}")
+
+
+class GPStrategy(Strategy):
+    """Base of the GP strategies: Sobol start, the GP cache, seeding, the output checks.
+
+    Subclasses implement :meth:`acquire`.
+
+    Args:
+        space: the search space.
+        seed: the run's seed.
+        num_restarts: L-BFGS-B starts when maximising the acquisition.
+        raw_samples: random points scored to choose those starts.
+        refit_every: evaluations between hyperparameter fits.
+        warm_start: start each hyperparameter fit from the previous one.
+        worksheet_prior: use the course worksheet's fixed GP prior instead of fitting.
+        n_initial: points of the Sobol initial design (see :class:`Strategy`); with fewer than
+            two finished points the strategy continues that Sobol sequence anyway.
+    """
+
+    name = "gp"
+
+    def __init__(
+        self,
+        space: Space,
+        seed: int = 0,
+        *,
+        num_restarts: int = 10,
+        raw_samples: int = 512,
+        refit_every: int = 1,
+        warm_start: bool = True,
+        worksheet_prior: bool = False,
+        n_initial: int = 0,
+    ):
+        super().__init__(space, seed, n_initial=n_initial)
+        self.num_restarts = check_int("num_restarts", num_restarts, 1)
+        self.raw_samples = check_int("raw_samples", raw_samples, self.num_restarts)
+        self.refit_every = check_int("refit_every", refit_every, 1)
+        if not isinstance(warm_start, bool):
+            raise UserError(f"strategy.warm_start: expected true or false, got {warm_start!r}")
+        if not isinstance(worksheet_prior, bool):
+            raise UserError(
+                f"strategy.worksheet_prior: expected true or false, got {worksheet_prior!r}"
+            )
+        self.worksheet_prior = worksheet_prior
+        self.cache = GPModelCache(
+            refit_every=self.refit_every,
+            warm_start=warm_start,
+            seed=self.seed,
+            fixed_lengthscales=worksheet_lengthscales(space) if worksheet_prior else None,
+        )
+
+    @property
+    def dim(self) -> int:
+        return self.space.dim
+
+    def ask(self, history: History, pending: np.ndarray, n: int) -> np.ndarray:
+        n = int(n)
+        d = self.dim
+        pending = as_pending(pending, d)
+        if n <= 0:
+            return np.zeros((0, d))
+        X, Y = training_data(history, d)
+        if len(Y) < MIN_POINTS:
+            return base_sobol(d, self.seed, start=history.n_tried + len(pending), n=n)
+        with torch_seeded(self.rng_seed(history, pending, self.name)):
+            model = self.cache.model(X, Y)
+            P = torch.as_tensor(pending, dtype=DTYPE)
+            t = history.n_tried + len(pending) + 1
+            out = self.acquire(model, X, Y, P, n, t)
+        out = np.asarray(out.detach().numpy() if isinstance(out, Tensor) else out, dtype=float)
+        return np.clip(out.reshape(n, d), 0.0, 1.0)
+
+    def acquire(
+        self, model: SingleTaskGP, X: Tensor, Y: Tensor, pending: Tensor, n: int, t: int
+    ) -> Tensor:
+        """``n`` points ``(n, d)``.
+
+        Args:
+            model: the GP on ``(X, Y)``, ``Y = -y`` (maximised).
+            X, Y: the training data.
+            pending: ``(p, d)`` points being evaluated.
+            n: how many points.
+            t: the 1-based index of the first point to choose among all evaluations (finished,
+                failed, running), for schedules such as UCB's beta.
+        """
+        raise NotImplementedError
+
+    def maximise(self, acq: AcquisitionFunction, q: int = 1, sequential: bool = False) -> Tensor:
+        return optimise_acqf(
+            acq, self.dim, q, self.num_restarts, self.raw_samples, sequential=sequential
+        )
