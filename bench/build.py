@@ -80,8 +80,13 @@ def _instantiate(group: str, node: DictConfig, **kwargs: Any) -> Any:
         raise UserError(f"{group}: cannot build {node.get('_target_')}: {msg}") from None
 
 
-def build(cfg: DictConfig) -> Parts:
-    """Instantiates objective, strategy and executor (cheap: no data loading, no workers)."""
+def build(cfg: DictConfig, validate: bool = True) -> Parts:
+    """Instantiates objective, strategy and executor (cheap: no workers started).
+
+    Args:
+        cfg: the composed config.
+        validate: also run the objective's full ``validate()`` (e.g. read every data file).
+    """
     check_top_level(cfg)
     objective = _instantiate("objective", cfg.objective)
     if not isinstance(objective, Objective):
@@ -92,9 +97,9 @@ def build(cfg: DictConfig) -> Parts:
     executor = _instantiate("executor", cfg.executor, workers=int(cfg.workers))
     if not isinstance(executor, Executor):
         raise UserError(f"executor: {cfg.executor._target_} is not a bench.executors.Executor")
-    validate = getattr(objective, "validate", None)
-    if callable(validate):
-        validate()  # e.g. data files present and well-formed, before any evaluation
+    check = getattr(objective, "validate", None)
+    if validate and callable(check):
+        check()  # e.g. data files present and well-formed, before any evaluation
     return Parts(objective, strategy, executor)
 
 

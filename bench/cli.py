@@ -150,7 +150,7 @@ def precheck(overrides: list[str], multirun: bool) -> None:
                 except (OmegaConfBaseException, Exception) as exc:
                     raise UserError(_one_line(exc)) from None
                 task_cfg = cfg.copy()
-                build(task_cfg)
+                build(task_cfg, validate=False)  # the driver validates data once, itself
     finally:
         GlobalHydra.instance().clear()
 

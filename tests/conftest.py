@@ -53,3 +53,15 @@ def read_journal(run_dir: Path) -> list[dict[str, Any]]:
 
 def final_results(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [r for r in records if r["event"] == "result" and r.get("final", True)]
+
+
+def slurm_available() -> bool:
+    """Whether a Slurm controller answers (scripts/slurm/start.sh starts one on this machine)."""
+    import shutil
+
+    if not shutil.which("sinfo"):
+        return False
+    try:
+        return subprocess.run(["sinfo", "-h"], capture_output=True, timeout=10).returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        return False

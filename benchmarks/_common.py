@@ -1,0 +1,30 @@
+"""Helpers shared by the benchmark scripts: compose the real config and run the real driver."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+CONF = Path(__file__).resolve().parent.parent / "conf"
+
+
+def compose(*overrides: str) -> Any:
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(CONF), version_base=None):
+        cfg = hydra_compose(config_name="config", overrides=[*overrides, "progress=false"])
+    GlobalHydra.instance().clear()
+    return cfg
+
+
+def run(*overrides: str, folder: Path | None = None) -> tuple[dict[str, Any], Path]:
+    """Runs one experiment with the real driver; returns its summary and run folder."""
+    from bench.driver import Driver
+
+    run_dir = folder or Path(tempfile.mkdtemp(prefix="bobench-bench-")) / "run"
+    summary = Driver(compose(*overrides), run_dir).run()
+    return summary, run_dir
