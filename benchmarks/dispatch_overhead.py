@@ -17,10 +17,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.executors.local import LocalExecutor  # noqa: E402
-from bench.records import Task  # noqa: E402
-from benchmarks._common import run  # noqa: E402
-from objectives.toy import Quadratic  # noqa: E402
+from bench.executors.local import LocalExecutor
+from bench.records import Task
+from benchmarks._common import run
+from objectives.toy import Quadratic
 
 SPACE = {"x1": {"type": "float", "low": 0.0, "high": 1.0}}
 
@@ -42,8 +42,14 @@ def executor_overhead(workers: int, n: int) -> float:
 
 
 def driver_overhead(n: int, fsync: bool) -> float:
-    summary, _ = run("objective=quadratic", "strategy=random", "executor=local", "workers=1",
-                     f"budget.evaluations={n}", f"journal.fsync={str(fsync).lower()}")
+    summary, _ = run(
+        "objective=quadratic",
+        "strategy=random",
+        "executor=local",
+        "workers=1",
+        f"budget.evaluations={n}",
+        f"journal.fsync={str(fsync).lower()}",
+    )
     return summary["elapsed_s"] / n
 
 
@@ -68,14 +74,20 @@ def main() -> None:
     args = parser.parse_args()
     for workers in (1, 2):
         times = [executor_overhead(workers, args.n) for _ in range(args.repeats)]
-        print(f"local executor, {workers} worker(s), no-op objective: "
-              f"{statistics.median(times) * 1e3:.3f} ms per evaluation (median of {args.repeats} x {args.n})")
+        print(
+            f"local executor, {workers} worker(s), no-op objective: "
+            f"{statistics.median(times) * 1e3:.3f} ms per evaluation (median of {args.repeats} x {args.n})"
+        )
     for fsync in (True, False):
         per = driver_overhead(min(args.n, 500), fsync)
-        print(f"whole driver loop (random strategy, journal fsync={fsync}), local, 1 worker: "
-              f"{per * 1e3:.3f} ms per evaluation")
-    print(f"submitit LocalExecutor, one job at a time: {submitit_overhead(args.submitit_n) * 1e3:.0f} ms per evaluation "
-          f"({args.submitit_n} jobs)")
+        print(
+            f"whole driver loop (random strategy, journal fsync={fsync}), local, 1 worker: "
+            f"{per * 1e3:.3f} ms per evaluation"
+        )
+    print(
+        f"submitit LocalExecutor, one job at a time: {submitit_overhead(args.submitit_n) * 1e3:.0f} ms per evaluation "
+        f"({args.submitit_n} jobs)"
+    )
 
 
 if __name__ == "__main__":

@@ -17,9 +17,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import pandas as pd  # noqa: E402
+import pandas as pd
 
-from benchmarks._common import run  # noqa: E402
+from benchmarks._common import run
 
 
 def main() -> None:
@@ -34,8 +34,10 @@ def main() -> None:
     grid = pd.read_csv(grid_dir / "results.csv")
     best_grid = grid["metric.test_accuracy"].max()
     best_lr = grid.loc[grid["metric.test_accuracy"].idxmax(), "param.learning_rate_init"]
-    print(f"grid: best test accuracy {best_grid:.4f} at learning_rate_init={best_lr:.4g} "
-          f"after {grid['metric.test_accuracy'].idxmax() + 1} of {len(grid)} evaluations ({time.time() - t0:.0f} s)")
+    print(
+        f"grid: best test accuracy {best_grid:.4f} at learning_rate_init={best_lr:.4g} "
+        f"after {grid['metric.test_accuracy'].idxmax() + 1} of {len(grid)} evaluations ({time.time() - t0:.0f} s)"
+    )
     target = best_grid - args.tolerance
     needed: list[int | None] = []
     for seed in range(args.seeds):
@@ -45,14 +47,18 @@ def main() -> None:
         hits = ei.index[ei["metric.test_accuracy"] >= target]
         n = int(hits[0]) + 1 if len(hits) else None
         needed.append(n)
-        print(f"ei seed {seed}: best {ei['metric.test_accuracy'].max():.4f}, "
-              f"within {args.tolerance} of the grid after {n if n else f'>{args.evaluations}'} evaluations "
-              f"({time.time() - t1:.0f} s)")
+        print(
+            f"ei seed {seed}: best {ei['metric.test_accuracy'].max():.4f}, "
+            f"within {args.tolerance} of the grid after {n if n else f'>{args.evaluations}'} evaluations "
+            f"({time.time() - t1:.0f} s)"
+        )
     reached = [n for n in needed if n is not None]
-    print(f"EI reached {target:.4f} in {len(reached)}/{args.seeds} seeds; evaluations needed: "
-          f"median {statistics.median(reached) if reached else 'n/a'}, "
-          f"mean {statistics.mean(reached) if reached else float('nan'):.1f}, "
-          f"max {max(reached) if reached else 'n/a'} (grid: {len(grid)}; the worksheet reports about 15)")
+    print(
+        f"EI reached {target:.4f} in {len(reached)}/{args.seeds} seeds; evaluations needed: "
+        f"median {statistics.median(reached) if reached else 'n/a'}, "
+        f"mean {statistics.mean(reached) if reached else float('nan'):.1f}, "
+        f"max {max(reached) if reached else 'n/a'} (grid: {len(grid)}; the worksheet reports about 15)"
+    )
 
 
 if __name__ == "__main__":
