@@ -179,10 +179,27 @@ def run_task(cfg: Any) -> float | None:
     return summary["best_value"]
 
 
+def _one_line_warnings() -> None:
+    """Shows bobench's own warnings (a repaired journal...) as one line each."""
+    import warnings
+
+    from bench.journal import JournalWarning
+
+    default = warnings.formatwarning
+
+    def fmt(message, category, filename, lineno, line=None):  # type: ignore[no-untyped-def]
+        if issubclass(category, JournalWarning):
+            return f"bobench: warning: {message}\n"
+        return default(message, category, filename, lineno, line)
+
+    warnings.formatwarning = fmt  # type: ignore[assignment]
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of ``bobench`` and ``python -m bench``."""
     import hydra
 
+    _one_line_warnings()
     args = list(sys.argv[1:] if argv is None else argv)
     if not any(a in PASSTHROUGH_FLAGS or a.split("=", 1)[0] in PASSTHROUGH_FLAGS for a in args):
         multirun = "-m" in args or "--multirun" in args

@@ -13,6 +13,7 @@ import math
 import signal
 import sys
 import time
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,8 +24,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from bench import carbon_hook
 from bench.build import Parts, build, config_for_compare, config_hash, first_difference
-from bench.errors import UserError
-from bench.journal import Journal
+from bench.errors import RunFolderError, UserError
+from bench.journal import Journal, JournalWarning
 from bench.records import Outcome, Task
 from bench.run_folder import git_commit, versions, write_results, write_summary
 from bench.state import EvalState, RunState
@@ -107,9 +108,21 @@ class Driver:
 
     # -- the whole run -----------------------------------------------------------------------
     def run(self) -> dict[str, Any]:
+        if hasattr(signal, "SIGXFSZ"):
+            # Past a file-size limit (ulimit -f) a write then fails with EFBIG, which the journal
+            # reports, instead of the signal killing the driver mid-record.
+            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         records = self.journal.open()
         try:
             self.state = RunState.from_records(records)
+            if self.state.duplicates:
+                ids = sorted(set(self.state.duplicates))
+                warnings.warn(
+                    f"{self.journal.path}: ignored {len(self.state.duplicates)} duplicate final record(s) "
+                    f"for eval_id {', '.join(map(str, ids[:10]))}; the first record of each stands",
+                    JournalWarning,
+                    stacklevel=2,
+                )
             self._start_or_resume(records)
             with _signals_raise():
                 try:
@@ -290,13 +303,21 @@ class Driver:
         self._last_refresh = time.monotonic()
 
     def _finish(self) -> None:
+        """Stops the workers and writes the end record and the derived files, whatever happened."""
         if self._progress is not None:
             self._progress.close()
         try:
             self.executor.close()
         finally:
-            self.journal.append("end", t=self.executor.now(), reason=self.stop_reason, wall_time=time.time())
-            self._write_outputs()
+            if sys.exc_info()[0] is not None and self.stop_reason == "running":
+                self.stop_reason = f"failed ({sys.exc_info()[0].__name__})"
+            try:
+                self.journal.append("end", t=self.executor.now(), reason=self.stop_reason, wall_time=time.time())
+                self._write_outputs()
+            except (RunFolderError, OSError) as exc:
+                if sys.exc_info()[0] is None:
+                    raise
+                print(f"bobench: warning: could not write the run's end ({exc})", file=sys.stderr)
 
     def summary(self) -> dict[str, Any]:
         st, cfg = self.state, self.cfg

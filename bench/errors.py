@@ -9,3 +9,7 @@ class UserError(Exception):
 
 class RunFolderLocked(UserError):
     """Another driver holds the run folder."""
+
+
+class RunFolderError(UserError):
+    """The run folder cannot be written (read-only, full disk, file-size limit)."""

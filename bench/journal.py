@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from bench.errors import RunFolderLocked, UserError
+from bench.errors import RunFolderError, RunFolderLocked, UserError
 from bench.evaluate import json_safe
 
 JOURNAL = "journal.jsonl"
@@ -125,18 +125,28 @@ class Journal:
         record = {"event": event, **json_safe(fields)}
         line = (json.dumps(record, allow_nan=False, separators=(",", ":")) + "\n").encode()
         view = memoryview(line)
-        while view:  # os.write may write less than asked (e.g. near a file-size limit)
-            n = os.write(self._fd, view)
-            view = view[n:]
-        if self.fsync:
-            os.fsync(self._fd)
+        try:
+            while view:  # os.write may write less than asked (e.g. near a file-size limit)
+                n = os.write(self._fd, view)
+                view = view[n:]
+            if self.fsync:
+                os.fsync(self._fd)
+        except OSError as exc:
+            # A part of the line may be on disk: the next open sets it aside as a torn line.
+            raise RunFolderError(
+                f"journal {self.path}: cannot write a '{event}' record ({exc.strerror}); the run stopped "
+                f"and everything journaled before is kept: free space, then resume with resume={self.folder}"
+            ) from None
         self.records.append(record)
         return record
 
     # -- internals -----------------------------------------------------------------------
     def _lock(self) -> None:
         lock_path = self.folder / LOCK
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise RunFolderError(f"run folder {self.folder}: cannot write in it ({exc.strerror})") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -159,7 +169,14 @@ class Journal:
         if not bad and (not data or data.endswith(b"\n")):
             return records
         if bad:
-            with open(self.folder / SETASIDE, "a", encoding="utf-8") as aside:
+            try:
+                aside = open(self.folder / SETASIDE, "a", encoding="utf-8")  # noqa: SIM115
+            except OSError as exc:
+                raise RunFolderError(
+                    f"run folder {self.folder}: cannot set aside {len(bad)} unreadable journal line(s) "
+                    f"({exc.strerror}); nothing was changed"
+                ) from None
+            with aside:
                 for lineno, text in bad:
                     aside.write(json.dumps({"line": lineno, "text": text, "at": time.time()}) + "\n")
             warnings.warn(
@@ -170,12 +187,15 @@ class Journal:
             )
         # Rewrite the journal with the valid records only, atomically.
         tmp = self.path.with_suffix(".jsonl.tmp")
-        with open(tmp, "w", encoding="utf-8") as out:
-            for rec in records:
-                out.write(json.dumps(rec, allow_nan=False, separators=(",", ":")) + "\n")
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, self.path)
+        try:
+            with open(tmp, "w", encoding="utf-8") as out:
+                for rec in records:
+                    out.write(json.dumps(rec, allow_nan=False, separators=(",", ":")) + "\n")
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp, self.path)
+        except OSError as exc:
+            raise RunFolderError(f"run folder {self.folder}: cannot repair the journal ({exc.strerror})") from None
         return records
 
 

@@ -40,6 +40,8 @@ class RunState:
         self.finished: list[int] = []
         self.start: dict[str, Any] | None = None
         self.last_t = 0.0
+        #: eval_ids of final results found more than once (the first one stands).
+        self.duplicates: list[int] = []
 
     @classmethod
     def from_records(cls, records: list[dict[str, Any]]) -> RunState:
@@ -68,8 +70,11 @@ class RunState:
                 ev.job_id = rec.get("job_id")
         elif event == "result":
             ev = self.evals.get(int(rec["eval_id"]))
-            if ev is None or ev.final is not None:
-                return  # a duplicate final record is ignored: the first one stands
+            if ev is None:
+                return
+            if ev.final is not None:
+                self.duplicates.append(ev.eval_id)  # the first final record stands
+                return
             if rec.get("final", True):
                 ev.final = rec
                 self.finished.append(ev.eval_id)
