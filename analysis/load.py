@@ -258,8 +258,14 @@ def load_run(path: Path, notes: list[str]) -> Run | None:
             df, source = pd.read_csv(path / "results.csv"), "results.csv"
         except (OSError, ValueError, pd.errors.ParserError) as exc:
             notes.append(f"{path}: results.csv unreadable ({type(exc).__name__}); trying journal.jsonl")
-    if (df is None or df.empty) and events:
-        df, source = _rows_from_journal(events), "journal.jsonl"
+    if events:
+        # The journal is the source of truth and runs ahead of results.csv (refreshed every few
+        # seconds) while a run is being written: take it when it knows more.
+        journal_df = _rows_from_journal(events)
+        if df is None or len(journal_df) > len(df):
+            if df is not None:
+                notes.append(f"{path}: results.csv is behind the journal (a run in progress?); read journal.jsonl")
+            df, source = journal_df, "journal.jsonl"
     if df is None or df.empty:
         notes.append(f"{path}: left out, no finished evaluations")
         return None
@@ -296,7 +302,7 @@ def load_run(path: Path, notes: list[str]) -> Run | None:
         "seed": pick(summary.get("seed"), _get(config, "seed"), start.get("seed")),
         "clock": str(clock),
         "optimum": optimum,
-        "complete": bool(summary),
+        "complete": bool(summary) and (not events or events[-1].get("event") == "end"),
         "source": source,
         "space": _get(config, "objective", "space"),
     }

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bench.errors import UserError
+from bench.errors import RunFolderError, UserError
 
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 #: Hydra flags after which bobench steps aside and lets Hydra answer (help, config printing...).
@@ -41,17 +41,18 @@ PASSTHROUGH_FLAGS = (
     "--resolve",
 )
 MAX_PRECHECK_JOBS = 256
-EXIT_USER_ERROR = 2
-EXIT_INTERRUPTED = 130
+EXIT_USER_ERROR = 2  # the user's input: a config, an override, a resume folder
+EXIT_RUN_FOLDER = 3  # the run folder cannot be written (read-only, full disk, file-size limit)
+# Interrupted by a signal: 128 + its number (130 for Ctrl-C, 143 for SIGTERM).
 
 
 def _key(override: str) -> str:
     return override.split("=", 1)[0].lstrip("+~")
 
 
-def _fail(message: str) -> None:
+def _fail(message: str, code: int = EXIT_USER_ERROR) -> None:
     print(f"bobench: error: {message}", file=sys.stderr)
-    raise SystemExit(EXIT_USER_ERROR)
+    raise SystemExit(code)
 
 
 def _one_line(exc: BaseException) -> str:
@@ -92,6 +93,7 @@ def resume_overrides(resume: str, overrides: list[str]) -> list[str]:
         stored = yaml.safe_load(stored_file.read_text()) or []
     except yaml.YAMLError as exc:
         raise UserError(f"resume: {stored_file} is unreadable ({exc.__class__.__name__})") from None
+    check_writable(folder)
     user = [o for o in overrides if _key(o) not in ("hydra.run.dir", "hydra.output_subdir")]
     user_keys = {_key(o) for o in user}
     kept = [o for o in stored if _key(o) not in user_keys and _key(o) not in ("resume", "force")]
@@ -103,6 +105,20 @@ def resume_overrides(resume: str, overrides: list[str]) -> list[str]:
         f"hydra.run.dir={resolved}",
         "hydra.output_subdir=null",
     ]
+
+
+def check_writable(folder: Path) -> None:
+    """Raises RunFolderError unless a file can be created in ``folder`` (or its nearest existing parent)."""
+    import tempfile
+
+    target = folder
+    while not target.exists() and target != target.parent:
+        target = target.parent
+    try:
+        with tempfile.NamedTemporaryFile(dir=target, prefix=".bobench-write-check-"):
+            pass
+    except OSError as exc:
+        raise RunFolderError(f"run folder {folder}: cannot write in {target} ({exc.strerror})") from None
 
 
 # -- the pre-check -----------------------------------------------------------------------------
@@ -134,6 +150,7 @@ def precheck(overrides: list[str], multirun: bool) -> None:
     """Composes and builds every job's config; raises UserError on the first problem."""
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
+    from omegaconf import OmegaConf
     from omegaconf.errors import OmegaConfBaseException
 
     from bench.build import build
@@ -149,8 +166,15 @@ def precheck(overrides: list[str], multirun: bool) -> None:
                     raise
                 except (OmegaConfBaseException, Exception) as exc:
                     raise UserError(_one_line(exc)) from None
-                task_cfg = cfg.copy()
-                build(task_cfg, validate=False)  # the driver validates data once, itself
+                try:
+                    OmegaConf.to_container(cfg, resolve=True)  # ${oc.env:...} and other interpolations
+                except OmegaConfBaseException as exc:
+                    key = getattr(exc, "full_key", None) or "config"
+                    raise UserError(f"{key}: {_one_line(exc)}") from None
+                build(cfg, validate=False)  # the driver validates data once, itself
+                if not multirun:
+                    run_dir = compose(config_name="config", overrides=job, return_hydra_config=True).hydra.run.dir
+                    check_writable(Path(run_dir))
     finally:
         GlobalHydra.instance().clear()
 
@@ -167,14 +191,17 @@ def run_task(cfg: Any) -> float | None:
     try:
         driver = Driver(cfg, run_dir, choices=dict(hc.runtime.choices))
         summary = driver.run()
+    except RunFolderError as exc:
+        _fail(str(exc), EXIT_RUN_FOLDER)
     except UserError as exc:
         _fail(str(exc))
     except Interrupted as exc:
         print(
-            f"bobench: stopped by {exc}; the run folder is consistent. Continue with: bobench resume={run_dir}",
+            f"bobench: stopped by {exc}; every finished evaluation is journaled. Continue with: "
+            f"bobench resume={run_dir}",
             file=sys.stderr,
         )
-        raise SystemExit(EXIT_INTERRUPTED) from None
+        raise SystemExit(128 + exc.signum) from None
     print(format_summary(summary, run_dir))
     return summary["best_value"]
 
@@ -212,6 +239,8 @@ def main(argv: Sequence[str] | None = None) -> None:
                     raise UserError("resume: resume one run folder at a time (without -m)")
                 overrides = resume_overrides(resume[-1].split("=", 1)[1], overrides)
             precheck(overrides, multirun)
+        except RunFolderError as exc:
+            _fail(str(exc), EXIT_RUN_FOLDER)
         except UserError as exc:
             _fail(str(exc))
         args = flags + overrides

@@ -25,8 +25,8 @@ from omegaconf import DictConfig, OmegaConf
 from bench import carbon_hook
 from bench.build import Parts, build, config_for_compare, config_hash, first_difference
 from bench.errors import RunFolderError, UserError
-from bench.journal import Journal, JournalWarning
-from bench.records import Outcome, Task
+from bench.journal import SETASIDE, Journal, JournalWarning
+from bench.records import CANCELLED, Outcome, Task
 from bench.run_folder import git_commit, versions, write_results, write_summary
 from bench.state import EvalState, RunState
 
@@ -116,10 +116,11 @@ class Driver:
         try:
             self.state = RunState.from_records(records)
             if self.state.duplicates:
-                ids = sorted(set(self.state.duplicates))
+                ids = sorted({int(r["eval_id"]) for r in self.state.duplicates})
+                self.journal.set_aside(self.state.duplicates, "duplicate final record")
                 warnings.warn(
-                    f"{self.journal.path}: ignored {len(self.state.duplicates)} duplicate final record(s) "
-                    f"for eval_id {', '.join(map(str, ids[:10]))}; the first record of each stands",
+                    f"{self.journal.path}: set aside {len(self.state.duplicates)} duplicate final record(s) "
+                    f"for eval_id {', '.join(map(str, ids[:10]))} into {SETASIDE}; the first record of each stands",
                     JournalWarning,
                     stacklevel=2,
                 )
@@ -312,12 +313,35 @@ class Driver:
             if sys.exc_info()[0] is not None and self.stop_reason == "running":
                 self.stop_reason = f"failed ({sys.exc_info()[0].__name__})"
             try:
+                if self.stop_reason.startswith("interrupted"):
+                    self._mark_abandoned()
                 self.journal.append("end", t=self.executor.now(), reason=self.stop_reason, wall_time=time.time())
                 self._write_outputs()
             except (RunFolderError, OSError) as exc:
-                if sys.exc_info()[0] is None:
+                failing = sys.exc_info()[0]
+                if failing is None:
                     raise
-                print(f"bobench: warning: could not write the run's end ({exc})", file=sys.stderr)
+                if not issubclass(failing, RunFolderError):  # that one already says the folder is unwritable
+                    print(f"bobench: warning: could not write the run's end ({exc})", file=sys.stderr)
+
+    def _mark_abandoned(self) -> None:
+        """Says in the journal which evaluations were stopped with the driver (run again on resume)."""
+        now = self.executor.now()
+        for ev in self.state.in_flight():
+            rec = self.journal.append(
+                "result",
+                eval_id=ev.eval_id,
+                status=CANCELLED,
+                value=None,
+                metrics={},
+                attempt=ev.attempt,
+                message=f"driver {self.stop_reason}; runs again on resume",
+                worker=None,
+                t_start=None,
+                t_end=now,
+                final=False,
+            )
+            self.state.apply(rec)
 
     def summary(self) -> dict[str, Any]:
         st, cfg = self.state, self.cfg

@@ -140,7 +140,42 @@ class Journal:
         self.records.append(record)
         return record
 
+    def set_aside(self, records: list[dict[str, Any]], why: str) -> None:
+        """Moves these records (objects from :attr:`records`) to the set-aside file and rewrites the journal."""
+        drop = {id(r) for r in records}
+        self._write_aside([(None, json.dumps(r, separators=(",", ":")), why) for r in records])
+        self.records = [r for r in self.records if id(r) not in drop]
+        self._rewrite(self.records)
+
     # -- internals -----------------------------------------------------------------------
+    def _write_aside(self, entries: list[tuple[int | None, str, str]]) -> None:
+        try:
+            with open(self.folder / SETASIDE, "a", encoding="utf-8") as aside:
+                for lineno, text, why in entries:
+                    aside.write(json.dumps({"line": lineno, "text": text, "why": why, "at": time.time()}) + "\n")
+        except OSError as exc:
+            raise RunFolderError(
+                f"run folder {self.folder}: cannot set aside {len(entries)} journal line(s) ({exc.strerror}); "
+                "nothing was changed"
+            ) from None
+
+    def _rewrite(self, records: list[dict[str, Any]]) -> None:
+        """Replaces the journal with these records, atomically (a crash leaves the old or the new file)."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+        tmp = self.path.with_suffix(".jsonl.tmp")
+        try:
+            with open(tmp, "w", encoding="utf-8") as out:
+                for rec in records:
+                    out.write(json.dumps(rec, allow_nan=False, separators=(",", ":")) + "\n")
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp, self.path)
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise RunFolderError(f"run folder {self.folder}: cannot rewrite the journal ({exc.strerror})") from None
+
     def _lock(self) -> None:
         lock_path = self.folder / LOCK
         try:
@@ -169,33 +204,14 @@ class Journal:
         if not bad and (not data or data.endswith(b"\n")):
             return records
         if bad:
-            try:
-                aside = open(self.folder / SETASIDE, "a", encoding="utf-8")  # noqa: SIM115
-            except OSError as exc:
-                raise RunFolderError(
-                    f"run folder {self.folder}: cannot set aside {len(bad)} unreadable journal line(s) "
-                    f"({exc.strerror}); nothing was changed"
-                ) from None
-            with aside:
-                for lineno, text in bad:
-                    aside.write(json.dumps({"line": lineno, "text": text, "at": time.time()}) + "\n")
+            self._write_aside([(n, text, "unreadable") for n, text in bad])
             warnings.warn(
                 f"{self.path}: set aside {len(bad)} unreadable line(s) "
                 f"(line {', '.join(str(n) for n, _ in bad)}) into {SETASIDE}",
                 JournalWarning,
                 stacklevel=3,
             )
-        # Rewrite the journal with the valid records only, atomically.
-        tmp = self.path.with_suffix(".jsonl.tmp")
-        try:
-            with open(tmp, "w", encoding="utf-8") as out:
-                for rec in records:
-                    out.write(json.dumps(rec, allow_nan=False, separators=(",", ":")) + "\n")
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp, self.path)
-        except OSError as exc:
-            raise RunFolderError(f"run folder {self.folder}: cannot repair the journal ({exc.strerror})") from None
+        self._rewrite(records)
         return records
 
 

@@ -40,8 +40,8 @@ class RunState:
         self.finished: list[int] = []
         self.start: dict[str, Any] | None = None
         self.last_t = 0.0
-        #: eval_ids of final results found more than once (the first one stands).
-        self.duplicates: list[int] = []
+        #: Final result records found again for an evaluation that had one (the first one stands).
+        self.duplicates: list[dict[str, Any]] = []
 
     @classmethod
     def from_records(cls, records: list[dict[str, Any]]) -> RunState:
@@ -73,7 +73,7 @@ class RunState:
             if ev is None:
                 return
             if ev.final is not None:
-                self.duplicates.append(ev.eval_id)  # the first final record stands
+                self.duplicates.append(rec)  # the first final record stands
                 return
             if rec.get("final", True):
                 ev.final = rec

@@ -135,6 +135,8 @@ def make_run(
     if results:
         pd.DataFrame(rows).to_csv(run / "results.csv", index=False)
     if journal:
+        if summary:  # a finished run's journal ends with its end record
+            events.append({"event": "end", "t": step_s * n, "reason": "budget.evaluations"})
         (run / "journal.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
     if summary:
         ev_co2 = CO2_PER_EVAL * n
