@@ -4,7 +4,9 @@ Conventions (see ``docs/analysis.md``):
 
 - Best so far at grid point ``t`` is the best value among the run's evaluations that finished
   at or before ``t`` (``t_end <= t``; a step function), undefined before the first finished
-  evaluation and after the run's end.
+  evaluation. A finished run's best stands after its end (so runs that stop at different
+  times can be averaged to the longest one); a partial run's is undefined after its last
+  evaluation, since what it would have found is unknown.
 - Mean ± SE over the runs (seeds) of a line at each grid point: SE = sample standard
   deviation / sqrt(n); with one run the SE is undefined (NaN).
 - Time-to-target: the evaluations, seconds and kg CO2e spent when a run's best so far first
@@ -107,7 +109,8 @@ def curves(frame: pd.DataFrame, runs: pd.DataFrame, axis: str, y: str = "best") 
                 if opt is None or not math.isfinite(float(opt)):
                     continue
                 yv = yv - float(opt)
-            values = step_best(df["_x"].to_numpy(dtype=float), yv, grid, extents[run])
+            stop = math.inf if bool(obj_runs.at[run, "complete"]) else extents[run]
+            values = step_best(df["_x"].to_numpy(dtype=float), yv, grid, stop)
             rows.append(
                 pd.DataFrame(
                     {
