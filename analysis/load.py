@@ -297,6 +297,7 @@ def load_run(path: Path, notes: list[str]) -> Run | None:
         "strategy": str(strategy),
         "executor": str(executor),
         "experiment": str(pick(_get(choices, "experiment"), summary.get("experiment"), "")),
+        "arm": pick(_get(choices, "arm"), summary.get("arm")),
         "mode": str(pick(summary.get("mode"), _get(config, "mode"), "sync")),
         "workers": int(pick(_finite(summary.get("workers")), _finite(_get(config, "workers")), 1)),
         "seed": pick(summary.get("seed"), _get(config, "seed"), start.get("seed")),
@@ -344,7 +345,10 @@ def _labels(runs: Sequence[Run]) -> None:
             for k in varying:
                 v = run.meta[k]
                 extra.append(f"w={v}" if k == "workers" else str(v) or f"no {k}")
-            run.meta["label"] = run.meta["strategy"] + (f" ({', '.join(extra)})" if extra else "")
+            # A paper's named arm (asyTS, synTS...) says strategy and mode in one word.
+            name = run.meta.get("arm") or run.meta["strategy"]
+            extra = [e for e, k in zip(extra, varying, strict=True) if not (run.meta.get("arm") and k == "mode")]
+            run.meta["label"] = name + (f" ({', '.join(extra)})" if extra else "")
 
 
 def load_runs(paths: Iterable[str | Path]) -> Loaded:

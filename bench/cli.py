@@ -146,6 +146,36 @@ def _expand(overrides: list[str], multirun: bool) -> list[list[str]]:
     return jobs[:MAX_PRECHECK_JOBS]
 
 
+def _with_config_sweeps(overrides: list[str], multirun: bool) -> tuple[list[str], bool]:
+    """Adds a preset's ``hydra.sweeper.params`` (and ``hydra.mode: MULTIRUN``) to the overrides.
+
+    Hydra sweeps a preset's params unless the command line names the same key; the pre-check
+    does the same so that it sees every job.
+    """
+    from hydra import compose
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    parser = OverridesParser.create()
+    plain = []
+    for text in overrides:
+        try:
+            if not parser.parse_override(text).is_sweep_override():
+                plain.append(text)
+        except Exception as exc:
+            raise UserError(f"malformed override {text!r}: {_one_line(exc)}") from None
+    try:
+        hydra_cfg = compose(config_name="config", overrides=plain, return_hydra_config=True).hydra
+    except Exception:  # reported by the job's own compose below
+        return overrides, multirun
+    if str(hydra_cfg.get("mode")).endswith("MULTIRUN"):
+        multirun = True
+    if multirun:
+        given = {_key(o) for o in overrides}
+        params = hydra_cfg.get("sweeper", {}).get("params") or {}
+        overrides = [*overrides, *[f"{k}={v}" for k, v in params.items() if _key(str(k)) not in given]]
+    return overrides, multirun
+
+
 def precheck(overrides: list[str], multirun: bool) -> None:
     """Composes and builds every job's config; raises UserError on the first problem."""
     from hydra import compose, initialize_config_dir
@@ -155,10 +185,11 @@ def precheck(overrides: list[str], multirun: bool) -> None:
 
     from bench.build import build
 
-    jobs = _expand(overrides, multirun)
     GlobalHydra.instance().clear()
     try:
         with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None):
+            overrides, multirun = _with_config_sweeps(overrides, multirun)
+            jobs = _expand(overrides, multirun)
             for job in jobs:
                 try:
                     cfg = compose(config_name="config", overrides=job)

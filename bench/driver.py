@@ -363,6 +363,7 @@ class Driver:
             "strategy": _choice(choices, "strategy", cfg.strategy._target_),
             "executor": _choice(choices, "executor", cfg.executor._target_),
             "experiment": _choice(choices, "experiment", None),
+            "arm": _choice(choices, "arm", None),
             "mode": self.mode,
             "workers": self.workers,
             "seed": int(cfg.seed),

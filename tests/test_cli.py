@@ -125,3 +125,27 @@ def test_a_second_driver_on_the_same_run_folder_is_refused(tmp_path):
         first.kill()
         first.wait()
     assert len(final_results(read_journal(tmp_path / "run"))) < 20
+
+
+def test_a_paper_preset_is_a_multirun_over_arms_and_seeds(tmp_path):
+    run_cli(
+        "experiment=kandasamy_branin",
+        "arm=asyTS,synRAND",
+        "seed=0",
+        "budget.seconds=3",
+        "hydra.sweep.dir=sweep",
+        cwd=tmp_path,
+        check=True,
+    )
+    summaries = [json.loads((d / "summary.json").read_text()) for d in run_dirs(tmp_path / "sweep")]
+    assert sorted((s["arm"], s["strategy"], s["mode"]) for s in summaries) == [
+        ("asyTS", "async_ts", "async"),
+        ("synRAND", "random", "sync"),
+    ]
+    assert all(s["clock"] == "simulated" and s["workers"] == 4 and s["n_evals"] >= 8 for s in summaries)
+
+
+def test_a_bad_arm_in_a_preset_sweep_is_caught_before_any_job(tmp_path):
+    proc = run_cli("experiment=kandasamy_branin", "arm=asyTS,nope", "seed=0", cwd=tmp_path)
+    assert proc.returncode == 2 and "Could not find 'arm/nope'" in proc.stderr
+    assert not (tmp_path / "multirun").exists()

@@ -28,7 +28,7 @@ def cheap(compose, *overrides: str):
     return cfg
 
 
-@pytest.mark.parametrize("group", ["objective", "strategy", "executor", "experiment"])
+@pytest.mark.parametrize("group", ["objective", "strategy", "executor", "experiment", "arm", "carbon"])
 def test_every_option_composes(compose, group):
     for name in options(group):
         cfg = compose(f"{group}={name}")
