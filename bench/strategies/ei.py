@@ -65,9 +65,7 @@ class ExpectedImprovement(GPStrategy):
         )
         self.mc_samples = check_int("mc_samples", mc_samples, 1)
 
-    def acquire(
-        self, model: SingleTaskGP, X: Tensor, Y: Tensor, pending: Tensor, n: int, t: int
-    ) -> Tensor:
+    def acquire(self, model: SingleTaskGP, X: Tensor, Y: Tensor, pending: Tensor, n: int, t: int) -> Tensor:
         best_f = Y.max()
         if n == 1 and len(pending) == 0:
             return self.maximise(LogExpectedImprovement(model, best_f=best_f))

@@ -32,7 +32,6 @@ from gpytorch.kernels import RBFKernel, ScaleKernel
 from gpytorch.likelihoods import GaussianLikelihood
 from gpytorch.mlls import ExactMarginalLogLikelihood
 from torch import Tensor
-from torch.quasirandom import SobolEngine
 
 from bench.errors import UserError
 from bench.space import Space
@@ -62,14 +61,6 @@ def torch_seeded(seed: int) -> Iterator[None]:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         yield
-
-
-def sobol_points(dim: int, n: int, seed: int, skip: int = 0) -> np.ndarray:
-    """``n`` points of a scrambled Sobol sequence seeded by ``seed``, after its first ``skip``."""
-    engine = SobolEngine(dim, scramble=True, seed=seed)
-    if skip:
-        engine.fast_forward(skip)
-    return engine.draw(n, dtype=DTYPE).numpy()
 
 
 def training_data(history: History, dim: int) -> tuple[Tensor, Tensor]:
@@ -129,9 +120,7 @@ def build_worksheet_gp(X: Tensor, Y: Tensor, lengthscales: list[float]) -> Singl
     d = X.shape[-1]
     covar = ScaleKernel(RBFKernel(ard_num_dims=d))
     likelihood = GaussianLikelihood()
-    model = SingleTaskGP(
-        X, Y, covar_module=covar, likelihood=likelihood, outcome_transform=Standardize(m=1)
-    )
+    model = SingleTaskGP(X, Y, covar_module=covar, likelihood=likelihood, outcome_transform=Standardize(m=1))
     covar.outputscale = WORKSHEET_OUTPUTSCALE
     covar.base_kernel.lengthscale = torch.tensor(lengthscales, dtype=DTYPE).reshape(1, d)
     likelihood.noise = WORKSHEET_NOISE
@@ -142,20 +131,20 @@ def build_worksheet_gp(X: Tensor, Y: Tensor, lengthscales: list[float]) -> Singl
 
 def _hyper_state(model: SingleTaskGP) -> dict[str, Tensor]:
     """The fitted hyperparameters, without the outcome transform's data-dependent statistics."""
-    return {
-        k: v.detach().clone()
-        for k, v in model.state_dict().items()
-        if not k.startswith("outcome_transform.")
-    }
+    return {k: v.detach().clone() for k, v in model.state_dict().items() if not k.startswith("outcome_transform.")}
 
 
 def fit_hyperparameters(model: SingleTaskGP, seed: int) -> None:
     """Maximises the marginal likelihood (BoTorch's ``fit_gpytorch_mll``), seeded."""
     mll = ExactMarginalLogLikelihood(model.likelihood, model)
-    with torch_seeded(seed), warnings.catch_warnings():
+    with torch_seeded(seed), warnings.catch_warnings(record=True):
         warnings.simplefilter("ignore")  # optimisation warnings: BoTorch retries by itself
         fit_gpytorch_mll(mll)
     model.eval()
+
+
+#: Warm starts chain through "anchor" fits at least this many evaluations apart.
+ANCHOR_SPACING = 10
 
 
 @dataclass
@@ -170,15 +159,21 @@ class GPModelCache:
 
     Hyperparameters are fitted at history sizes ``2, 3, ..., refit_every - 1`` and at every
     multiple of ``refit_every``, each fit on the first ``m`` rows of the history. At any other
-    size the GP conditions on all rows with the hyperparameters of the last scheduled fit.
-    With ``warm_start`` a fit starts from the previous scheduled fit's hyperparameters
-    (recomputed in order if the cache lacks them, e.g. after a resume); otherwise from
-    BoTorch's defaults. Rows are assumed appended in the order results arrived: if an earlier
-    row changes, the fits from there on are redone.
+    size the GP conditions on all rows with the hyperparameters of the last scheduled fit
+    (its state_dict is loaded; nothing is fitted).
+
+    With ``warm_start`` a fit starts from the hyperparameters of the last *anchor* fit before it;
+    anchors are the scheduled fits at multiples of ``W = refit_every · ceil(10 / refit_every)``
+    and chain among themselves (each anchor warm-starts from the previous one; fits before the
+    first anchor start from BoTorch's defaults). So what a fit sees, and where it starts, depends
+    on the history alone, and a fresh cache (a resumed run) recomputes at most ``n / W`` anchors
+    plus one fit, while a running one does one warm fit per refit. Without ``warm_start`` every
+    fit starts from the defaults. Rows are assumed appended in the order results arrived: if an
+    earlier row changes, the fits from there on are redone.
 
     Args:
         refit_every: evaluations between hyperparameter fits (1 = refit every step).
-        warm_start: start each fit from the previous one.
+        warm_start: start each fit from the last anchor fit.
         seed: seeds the fits (BoTorch retries a failed fit from random starts).
         fixed_lengthscales: if given, use the worksheet's fixed prior with these unit-cube
             lengthscales and never fit.
@@ -195,7 +190,8 @@ class GPModelCache:
         self.warm_start = bool(warm_start)
         self.seed = int(seed)
         self.fixed_lengthscales = fixed_lengthscales
-        self._chain: list[_Fit] = []
+        self.anchor_spacing = self.refit_every * math.ceil(ANCHOR_SPACING / self.refit_every)
+        self._fits: dict[int, _Fit] = {}
         self.n_fits = 0  # fits actually run (for tests and benchmarks)
 
     def fit_points(self, n: int) -> list[int]:
@@ -203,33 +199,42 @@ class GPModelCache:
         k = self.refit_every
         return [m for m in range(MIN_POINTS, n + 1) if m < k or m % k == 0]
 
+    def chain(self, n: int) -> list[int]:
+        """The fits the model at size ``n >= 2`` depends on, in order: anchors, then the last fit."""
+        last = self.fit_points(max(n, MIN_POINTS))[-1]
+        if not self.warm_start:
+            return [last]
+        w = self.anchor_spacing
+        anchors = list(range(w, last + 1, w))
+        return anchors if anchors and anchors[-1] == last else [*anchors, last]
+
     def model(self, X: Tensor, Y: Tensor) -> SingleTaskGP:
         """The GP on all of ``(X, Y)`` (``n >= 2`` rows), in eval mode."""
         if self.fixed_lengthscales is not None:
             return build_worksheet_gp(X, Y, self.fixed_lengthscales)
-        points = self.fit_points(len(Y))
-        if not self.warm_start:
-            points = points[-1:]
+        points = self.chain(len(Y))
         digests = _prefix_digests(X, Y, points)
-        keep = 0
-        while (
-            keep < len(self._chain)
-            and keep < len(points)
-            and self._chain[keep].m == points[keep]
-            and self._chain[keep].digest == digests[keep]
-        ):
-            keep += 1
-        del self._chain[keep:]
-        for i in range(keep, len(points)):
-            m = points[i]
-            gp = build_gp(X[:m], Y[:m])
-            if self.warm_start and i > 0:
-                gp.load_state_dict(self._chain[i - 1].state, strict=False)
-            fit_hyperparameters(gp, derived_seed(self.seed, "fit", m))
-            self.n_fits += 1
-            self._chain.append(_Fit(m, digests[i], _hyper_state(gp)))
+        parent: _Fit | None = None
+        valid = True  # every fit so far in the chain came from the cache unchanged
+        for m, digest in zip(points, digests, strict=True):
+            fit = self._fits.get(m)
+            if not (valid and fit is not None and fit.digest == digest):
+                valid = False
+                gp = build_gp(X[:m], Y[:m])
+                if parent is not None:
+                    gp.load_state_dict(parent.state, strict=False)
+                fit_hyperparameters(gp, derived_seed(self.seed, "fit", m))
+                self.n_fits += 1
+                fit = _Fit(m, digest, _hyper_state(gp))
+                self._fits[m] = fit
+            parent = fit
+        assert parent is not None
+        # Keep the anchors and the latest fit; drop other non-anchor fits.
+        keep = set(points)
+        for m in [m for m in self._fits if m not in keep and m % self.anchor_spacing]:
+            del self._fits[m]
         gp = build_gp(X, Y)
-        gp.load_state_dict(self._chain[-1].state, strict=False)
+        gp.load_state_dict(parent.state, strict=False)
         gp.eval()
         return gp
 
@@ -270,7 +275,7 @@ def optimise_acqf(
     maxiter: int = 200,
 ) -> Tensor:
     """Maximises ``acq`` over the unit cube with BoTorch's multi-start L-BFGS-B: ``(q, d)``."""
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(record=True):
         warnings.simplefilter("ignore")  # "optimisation failed to converge" and the like
         cand, _ = optimize_acqf(
             acq,
@@ -313,7 +318,7 @@ class GPStrategy(Strategy):
         num_restarts: L-BFGS-B starts when maximising the acquisition.
         raw_samples: random points scored to choose those starts.
         refit_every: evaluations between hyperparameter fits.
-        warm_start: start each hyperparameter fit from the previous one.
+        warm_start: start each hyperparameter fit from the last anchor fit (see GPModelCache).
         worksheet_prior: use the course worksheet's fixed GP prior instead of fitting.
         n_initial: points of the Sobol initial design (see :class:`Strategy`); with fewer than
             two finished points the strategy continues that Sobol sequence anyway.
@@ -340,9 +345,7 @@ class GPStrategy(Strategy):
         if not isinstance(warm_start, bool):
             raise UserError(f"strategy.warm_start: expected true or false, got {warm_start!r}")
         if not isinstance(worksheet_prior, bool):
-            raise UserError(
-                f"strategy.worksheet_prior: expected true or false, got {worksheet_prior!r}"
-            )
+            raise UserError(f"strategy.worksheet_prior: expected true or false, got {worksheet_prior!r}")
         self.worksheet_prior = worksheet_prior
         self.cache = GPModelCache(
             refit_every=self.refit_every,
@@ -372,9 +375,7 @@ class GPStrategy(Strategy):
         out = np.asarray(out.detach().numpy() if isinstance(out, Tensor) else out, dtype=float)
         return np.clip(out.reshape(n, d), 0.0, 1.0)
 
-    def acquire(
-        self, model: SingleTaskGP, X: Tensor, Y: Tensor, pending: Tensor, n: int, t: int
-    ) -> Tensor:
+    def acquire(self, model: SingleTaskGP, X: Tensor, Y: Tensor, pending: Tensor, n: int, t: int) -> Tensor:
         """``n`` points ``(n, d)``.
 
         Args:
@@ -388,6 +389,4 @@ class GPStrategy(Strategy):
         raise NotImplementedError
 
     def maximise(self, acq: AcquisitionFunction, q: int = 1, sequential: bool = False) -> Tensor:
-        return optimise_acqf(
-            acq, self.dim, q, self.num_restarts, self.raw_samples, sequential=sequential
-        )
+        return optimise_acqf(acq, self.dim, q, self.num_restarts, self.raw_samples, sequential=sequential)

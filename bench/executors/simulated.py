@@ -1,0 +1,158 @@
+"""A simulated clock: evaluations run in-process at once, and finish in virtual time.
+
+Each submitted task is evaluated immediately (the objective is cheap: a synthetic function),
+then given a duration drawn from a distribution with mean 1 (see :mod:`bench.durations`) or
+taken from ``objective.cost(params)``. It starts when its worker is free and finishes at
+start + duration on a virtual clock; :meth:`SimulatedExecutor.wait` hands outcomes back in
+virtual-time order. This is the setting of Kandasamy et al. (2018): with M workers, an
+asynchronous run finishes about ``M·T/E[X]`` evaluations by time ``T`` and a synchronous one
+about ``M·T/E[max of M draws]``.
+
+Energy: the worker meter is stopped with the *simulated* duration, so a simulated run is
+charged for the time its evaluations would have taken, not the microseconds they did take.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from typing import Any
+
+from bench.durations import KINDS, Duration
+from bench.errors import UserError
+from bench.evaluate import Meter, evaluate
+from bench.executors.base import Executor, MeterFactory
+from bench.objective import Objective
+from bench.records import Outcome, Task
+
+DURATIONS = (*KINDS, "cost")
+
+
+class SimulatedExecutor(Executor):
+    """``workers`` virtual workers on a virtual clock that starts at 0.
+
+    Args:
+        workers: how many evaluations run at once.
+        duration: ``exponential``, ``uniform``, ``halfnormal``, ``pareto`` (all mean ``mean``)
+            or ``cost`` (``objective.cost(params)`` simulated seconds).
+        pareto_k: the Pareto shape (> 1).
+        uniform_low: the uniform's lower end in units of the mean (``U(a, 2 - a)``).
+        mean: the mean duration of the random distributions.
+        seed: durations derive from ``(seed, eval_id, attempt)``.
+        charge_decision_time: the driver then adds each decision's real time to the clock
+            (through :meth:`advance`), as if the workers waited for the optimiser.
+    """
+
+    simulated = True
+
+    def __init__(
+        self,
+        workers: int = 1,
+        duration: str = "exponential",
+        pareto_k: float = 3.0,
+        uniform_low: float = 0.0,
+        mean: float = 1.0,
+        seed: int = 0,
+        charge_decision_time: bool = False,
+    ):
+        super().__init__(workers)
+        if self.workers < 1:
+            raise UserError(f"workers: expected at least 1, got {workers!r}")
+        if duration not in DURATIONS:
+            raise UserError(f"executor.duration: expected one of {', '.join(DURATIONS)}, got {duration!r}")
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            raise UserError(f"executor.seed: expected an integer, got {seed!r}")
+        if not isinstance(charge_decision_time, bool):
+            raise UserError(f"executor.charge_decision_time: expected true or false, got {charge_decision_time!r}")
+        self.duration = duration
+        self.distribution = (
+            None if duration == "cost" else Duration(duration, mean=mean, pareto_k=pareto_k, uniform_low=uniform_low)
+        )
+        self.seed = seed
+        self.charge_decision_time = charge_decision_time
+        self._now = 0.0
+        self._free_at = [0.0] * self.workers
+        self._heap: list[tuple[float, int, Outcome]] = []
+        self._seq = 0
+        self._meter: Meter | None = None
+        self._ready = False
+
+    def start(
+        self,
+        objective: Objective,
+        clock_origin: float,
+        meter_factory: MeterFactory | None = None,
+    ) -> None:
+        super().start(objective, clock_origin, meter_factory)
+        if self.duration == "cost":
+            probe = objective.space.to_params([0.5] * objective.space.dim)
+            if objective.cost(probe) is None:
+                raise UserError(
+                    f"executor.duration: 'cost' needs an objective with a cost model; {objective.name} has none"
+                )
+        objective.setup()
+        self._meter = meter_factory() if meter_factory else None
+        self._ready = True
+
+    # -- the clock ---------------------------------------------------------------------------
+    def now(self) -> float:
+        return self._now
+
+    def advance(self, seconds: float) -> None:
+        """Moves the virtual clock forward (a charged decision, or a resumed run's past)."""
+        seconds = float(seconds)
+        if not math.isfinite(seconds) or seconds < 0:
+            raise ValueError(f"advance: expected a finite non-negative time, got {seconds}")
+        self._now += seconds
+
+    def sample_duration(self, task: Task) -> float:
+        """The simulated duration of ``task`` (a pure function of the seed and the task)."""
+        if self.distribution is not None:
+            return self.distribution.sample(self.seed, task.eval_id, task.attempt)
+        assert self.objective is not None
+        cost: Any = self.objective.cost(dict(task.params))
+        if isinstance(cost, bool) or not isinstance(cost, int | float) or not cost >= 0:
+            raise UserError(f"executor.duration: {self.objective.name}.cost returned {cost!r}, not a duration >= 0")
+        return float(cost)
+
+    # -- the executor contract --------------------------------------------------------------
+    def submit(self, task: Task) -> None:
+        if not self._ready or self.objective is None:
+            raise RuntimeError("SimulatedExecutor.submit before start()")
+        slot = min(range(self.workers), key=lambda w: (self._free_at[w], w))
+        t_start = max(self._now, self._free_at[slot])
+        duration = self.sample_duration(task)
+        if self._meter is not None:
+            self._meter.start()
+        outcome = evaluate(self.objective, task, self.clock_origin, f"sim{slot}", None)
+        if self._meter is not None:
+            outcome.energy_kwh, outcome.co2_kg, outcome.carbon_method = self._meter.stop(duration)
+        outcome.t_start = t_start
+        outcome.t_end = t_start + duration
+        self._free_at[slot] = outcome.t_end
+        heapq.heappush(self._heap, (outcome.t_end, self._seq, outcome))
+        self._seq += 1
+
+    def wait(self, first: bool = True, timeout: float | None = None) -> list[Outcome]:
+        """The earliest outcome (and any finishing at the same instant), or all with ``first=False``.
+
+        With ``timeout``, if nothing finishes within ``timeout`` virtual seconds the clock moves
+        on by ``timeout`` and nothing is returned.
+        """
+        if not self._heap:
+            return []
+        deadline = math.inf if timeout is None else self._now + max(float(timeout), 0.0)
+        last = self._heap[0][0] if first else max(t for t, _, _ in self._heap)
+        target = min(last, deadline)
+        out = []
+        while self._heap and self._heap[0][0] <= target:
+            out.append(heapq.heappop(self._heap)[2])
+        self._now = max(self._now, target)
+        return out
+
+    @property
+    def running(self) -> int:
+        return len(self._heap)
+
+    def close(self) -> None:
+        self._heap.clear()
