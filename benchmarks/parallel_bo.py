@@ -18,6 +18,8 @@ the regret curve at a few points and the decision time as the history grows.
     python benchmarks/parallel_bo.py decision
     python benchmarks/parallel_bo.py regret --objective hartmann6 --seeds 5 --seconds 30
     python benchmarks/parallel_bo.py long --strategy async_ts
+    python benchmarks/parallel_bo.py preset --preset kandasamy_hartmann6 --seeds 10
+    python benchmarks/parallel_bo.py paper     # decision + the Hartmann6 preset + long (500 evals, 32 workers)
 """
 
 from __future__ import annotations
@@ -171,6 +173,70 @@ def cmd_long(args: argparse.Namespace) -> None:
     print(f"final regret {summary['final_regret']:.4g}; {time.time() - t0:.0f} s wall; run folder {run_dir}")
 
 
+def regret_at(run_dir: Path, seconds: float) -> float:
+    """Simple regret at the time budget: the best noise-free value among evaluations done by then."""
+    import pandas as pd
+
+    df = pd.read_csv(run_dir / "results.csv")
+    done = df[(df["t_end"] <= seconds) & df["regret"].notna()].sort_values("t_end")
+    return float(done["regret"].min()) if len(done) else float("nan")
+
+
+def cmd_preset(args: argparse.Namespace) -> None:
+    """Every arm of a paper preset over seeds, through the preset's own config."""
+    cfg = compose(f"experiment={args.preset}")
+    seconds = float(cfg.budget.seconds)
+    print(
+        f"{args.preset}: {cfg.objective.name}, {cfg.workers} workers, {cfg.executor.duration} durations, "
+        f"T = {seconds:g}, {args.seeds} seeds {' '.join(args.extra)}"
+    )
+    print(f"{'arm':<8} {'regret at T: mean':>18} {'± se':>8} {'evals by T':>10} {'wall s/run':>10}", flush=True)
+    results: dict[str, list[float]] = {}
+    for arm in args.arms:
+        t0, evals = time.time(), []
+        for seed in range(args.seeds):
+            _, run_dir = run(f"experiment={args.preset}", f"arm={arm}", f"seed={seed}", *args.extra)
+            results.setdefault(arm, []).append(regret_at(run_dir, seconds))
+            import pandas as pd
+
+            evals.append(int((pd.read_csv(run_dir / "results.csv")["t_end"] <= seconds).sum()))
+        reg = results[arm]
+        se = statistics.stdev(reg) / len(reg) ** 0.5 if len(reg) > 1 else float("nan")
+        print(
+            f"{arm:<8} {statistics.mean(reg):>18.4f} {se:>8.4f} {statistics.mean(evals):>10.1f} "
+            f"{(time.time() - t0) / args.seeds:>10.1f}",
+            flush=True,
+        )
+    if {"asyTS", "synTS"} <= set(results):
+        a, s_ = results["asyTS"], results["synTS"]
+        diff = [x - y for x, y in zip(a, s_, strict=True)]
+        se = statistics.stdev(diff) / len(diff) ** 0.5 if len(diff) > 1 else float("nan")
+        verdict = "beats" if statistics.mean(a) < statistics.mean(s_) else "does not beat"
+        print(
+            f"asyTS {verdict} synTS here: mean regret {statistics.mean(a):.4f} vs {statistics.mean(s_):.4f} "
+            f"(paired difference {statistics.mean(diff):+.4f} ± {se:.4f} SE over seeds); "
+            "Kandasamy et al. 2018 report asyTS ahead of synTS"
+        )
+
+
+def cmd_paper(args: argparse.Namespace) -> None:
+    """The three figures of the issue, from one run of this script."""
+    print("== seconds per decision (6-D, one point asked with three running)")
+    cmd_decision(
+        argparse.Namespace(
+            strategies=["ei", "async_ts", "async_lp", "ax"],
+            observations=[50, 200],
+            decisions=args.decisions,
+            ax_decisions=3,
+            threads=1,
+        )
+    )
+    print("\n== simple regret at the time budget, Hartmann6 preset")
+    cmd_preset(argparse.Namespace(preset="kandasamy_hartmann6", arms=args.arms, seeds=args.seeds, extra=args.extra))
+    print("\n== a 500-evaluation, 32-worker simulated async_ts run on Hartmann6")
+    cmd_long(argparse.Namespace(strategy="async_ts", objective="hartmann6", evaluations=500, workers=32))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="cmd")
@@ -193,8 +259,23 @@ def main() -> None:
     g.add_argument("--objective", default="hartmann6")
     g.add_argument("--evaluations", type=int, default=500)
     g.add_argument("--workers", type=int, default=8)
+    arms = ["synRAND", "synBUCB", "synTS", "asyRAND", "asyEI", "asyHUCB", "asyHTS", "asyTS"]
+    q = sub.add_parser("preset", help="every arm of a paper preset over seeds (regret at the time budget)")
+    q.add_argument("--preset", default="kandasamy_hartmann6")
+    q.add_argument("--arms", nargs="+", default=arms)
+    q.add_argument("--seeds", type=int, default=10)
+    q.add_argument("--extra", nargs="*", default=[], help="more overrides for every run")
+    a = sub.add_parser("paper", help="decision times, the Hartmann6 preset over seeds, a 500-eval 32-worker run")
+    a.add_argument("--arms", nargs="+", default=arms)
+    a.add_argument("--seeds", type=int, default=10)
+    a.add_argument("--decisions", type=int, default=10)
+    a.add_argument("--extra", nargs="*", default=[])
     args = parser.parse_args()
-    if args.cmd in (None, "decision"):
+    if args.cmd == "preset":
+        cmd_preset(args)
+    elif args.cmd == "paper":
+        cmd_paper(args)
+    elif args.cmd in (None, "decision"):
         if args.cmd is None:
             args = parser.parse_args(["decision"])
         cmd_decision(args)
