@@ -158,7 +158,7 @@ class Driver:
                 git_commit=git_commit(),
             )
             self.state.apply(self.journal.records[-1])
-            self.executor.start(self.objective, origin, self.meters.worker_factory)
+            self._start_executor(origin)
             return
         if not resuming:
             raise UserError(f"{self.run_dir} already holds a run; continue it with resume={self.run_dir}")
@@ -178,11 +178,25 @@ class Driver:
             rerun=rerun,
             config_changed_at=diff,
         )
-        self.executor.start(self.objective, origin, self.meters.worker_factory)
+        self._start_executor(origin)
         if self.executor.simulated and hasattr(self.executor, "advance"):
             self.executor.advance(self.state.last_t - self.executor.now())
-        for ev in self.state.in_flight():  # in flight when the driver stopped: run again, once
-            self._submit(ev, attempt=ev.attempt + 1)
+        attach = getattr(self.executor, "attach", None)
+        for ev in self.state.in_flight():
+            if attach is not None and ev.job_id and ev.job_attempt == ev.attempt and not ev.abandoned:
+                # A job that outlived its driver (Slurm): follow it rather than run it again.
+                task = Task(ev.eval_id, dict(ev.params), eval_seed(int(self.cfg.seed), ev.eval_id), ev.attempt)
+                attach(task, ev.job_id)
+                self.state.apply(
+                    self.journal.append("attach", eval_id=ev.eval_id, attempt=ev.attempt, job_id=ev.job_id)
+                )
+            else:  # in flight when the driver stopped: run again, once
+                self._submit(ev, attempt=ev.attempt + 1)
+
+    def _start_executor(self, origin: float) -> None:
+        if hasattr(self.executor, "run_dir"):
+            self.executor.run_dir = self.run_dir  # e.g. where submitit keeps its job files
+        self.executor.start(self.objective, origin, self.meters.worker_factory)
 
     # -- the loop ------------------------------------------------------------------------------
     def _budget_left(self) -> bool:

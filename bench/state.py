@@ -28,8 +28,14 @@ class EvalState:
     decision_s: float
     attempt: int = 0
     job_id: str | None = None
+    job_attempt: int | None = None
     final: dict[str, Any] | None = None
     failed_attempts: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def abandoned(self) -> bool:
+        """Whether the current attempt already has a (non-final) result, so nothing runs it now."""
+        return any(r.get("attempt", 0) == self.attempt for r in self.failed_attempts)
 
 
 class RunState:
@@ -67,7 +73,7 @@ class RunState:
         elif event == "job":
             ev = self.evals.get(int(rec["eval_id"]))
             if ev is not None:
-                ev.job_id = rec.get("job_id")
+                ev.job_id, ev.job_attempt = rec.get("job_id"), rec.get("attempt", 0)
         elif event == "result":
             ev = self.evals.get(int(rec["eval_id"]))
             if ev is None:
