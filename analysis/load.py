@@ -21,6 +21,7 @@ import pandas as pd
 import yaml
 
 from bench.errors import UserError
+from bench.records import OK
 
 RUN_FILES = ("results.csv", "journal.jsonl", "summary.json")
 NUMERIC = (
@@ -37,7 +38,6 @@ NUMERIC = (
     "regret",
     "best_so_far",
 )
-OK = "ok"
 
 
 @dataclass

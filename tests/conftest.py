@@ -52,6 +52,19 @@ def run_cli(
     return proc
 
 
+def start_cli(*args: str, cwd: Path) -> subprocess.Popen[str]:
+    """Starts ``python -m bench ARGS`` in ``cwd`` without waiting (to signal or kill it)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    return subprocess.Popen(
+        [sys.executable, "-m", "bench", *args],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
 def read_journal(run_dir: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in (run_dir / "journal.jsonl").read_text().splitlines() if line.strip()]
 

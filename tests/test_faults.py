@@ -25,7 +25,7 @@ from bench.driver import Driver
 from bench.records import CRASHED, DIVERGED, ERROR, INVALID, OK, TIMEOUT
 from bench.run_folder import result_rows
 from bench.state import RunState
-from tests.conftest import ROOT, read_journal, run_cli
+from tests.conftest import ROOT, read_journal, run_cli, start_cli
 
 
 def _no_nan(token: str) -> float:
@@ -140,17 +140,6 @@ def test_megabytes_of_output_do_not_block_the_cli(tmp_path):
 
 
 # -- the driver ----------------------------------------------------------------------------------
-def start(args, cwd, **kwargs):
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
-    return subprocess.Popen(
-        [sys.executable, "-m", "bench", *args],
-        cwd=cwd,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        **kwargs,
-    )
 
 
 def wait_results(run_dir: Path, n: int, proc, timeout: float = 120) -> None:
@@ -177,7 +166,7 @@ def test_sigterm_and_ctrl_c_stop_cleanly_and_the_run_resumes(tmp_path, sig, code
         "budget.evaluations=10",
         "hydra.run.dir=run",
     ]
-    proc = start(args, tmp_path)
+    proc = start_cli(*args, cwd=tmp_path)
     wait_results(tmp_path / "run", 2, proc)
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)
@@ -207,7 +196,7 @@ def test_sigkill_at_random_points_until_a_200_evaluation_simulated_run_completes
     straight_s = time.time() - t0
     rng = random.Random(7)
     lives, t0 = 0, time.time()
-    proc = start([*args, "hydra.run.dir=killed"], tmp_path)
+    proc = start_cli(*args, "hydra.run.dir=killed", cwd=tmp_path)
     while True:
         lives += 1
         assert lives < 60, "no progress"
@@ -219,7 +208,7 @@ def test_sigkill_at_random_points_until_a_200_evaluation_simulated_run_completes
         summary = tmp_path / "killed" / "summary.json"
         if summary.exists() and json.loads(summary.read_text())["status"] == "budget.evaluations":
             break
-        proc = start(["resume=killed", "journal.fsync=false"], tmp_path)
+        proc = start_cli("resume=killed", "journal.fsync=false", cwd=tmp_path)
     check_invariants(tmp_path / "killed", n_evals=200)
     records = read_journal(tmp_path / "killed")
     attempts = sum(r["event"] == "submit" for r in records)
@@ -311,15 +300,13 @@ def test_a_read_only_run_folder_is_refused_with_one_line(tmp_path, mountpoint):
 def test_analysis_reads_a_running_run_without_changing_it(tmp_path):
     from analysis.load import load_runs
 
-    proc = start(
-        [
-            "objective=quadratic",
-            "objective.sleep_s=0.2",
-            "strategy=random",
-            "budget.evaluations=30",
-            "hydra.run.dir=run",
-        ],
-        tmp_path,
+    proc = start_cli(
+        "objective=quadratic",
+        "objective.sleep_s=0.2",
+        "strategy=random",
+        "budget.evaluations=30",
+        "hydra.run.dir=run",
+        cwd=tmp_path,
     )
     try:
         wait_results(tmp_path / "run", 3, proc)

@@ -5,24 +5,15 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 from collections import Counter
 
 import numpy as np
 import pytest
 
-from tests.conftest import ROOT, final_results, read_journal, run_cli
+from tests.conftest import final_results, read_journal, run_cli, start_cli
 
 FAST_EI = ["strategy=ei", "strategy.num_restarts=2", "strategy.raw_samples=32", "strategy.n_initial=2"]
-
-
-def start(args, cwd):
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
-    return subprocess.Popen(
-        [sys.executable, "-m", "bench", *args], cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
 
 
 def kill_after(proc, run_dir, n_results, timeout=120):
@@ -61,7 +52,7 @@ def test_sigkill_then_resume_loses_nothing_and_counts_nothing_twice(tmp_path, ex
         f"mode={mode}",
         "hydra.run.dir=run",
     ]
-    kill_after(start(args, tmp_path), tmp_path / "run", n_results=4)
+    kill_after(start_cli(*args, cwd=tmp_path), tmp_path / "run", n_results=4)
     before = final_results(read_journal(tmp_path / "run"))
     proc = run_cli("resume=run", cwd=tmp_path, check=True)
     assert "evaluations: 10" in proc.stdout
@@ -83,7 +74,7 @@ def test_sigkill_then_resume_loses_nothing_and_counts_nothing_twice(tmp_path, ex
 def test_proposals_after_resume_are_those_of_an_uninterrupted_run(tmp_path):
     args = ["objective=quadratic", "objective.sleep_s=0.2", *FAST_EI, "budget.evaluations=8", "seed=5"]
     run_cli(*args, "hydra.run.dir=straight", cwd=tmp_path, check=True)
-    kill_after(start([*args, "hydra.run.dir=killed"], tmp_path), tmp_path / "killed", n_results=3)
+    kill_after(start_cli(*args, "hydra.run.dir=killed", cwd=tmp_path), tmp_path / "killed", n_results=3)
     run_cli("resume=killed", cwd=tmp_path, check=True)
     np.testing.assert_allclose(proposals(tmp_path / "killed"), proposals(tmp_path / "straight"), atol=1e-6)
 
@@ -110,17 +101,15 @@ def test_resume_with_a_changed_config_is_refused_unless_forced(tmp_path):
 def test_workers_do_not_outlive_a_killed_driver(tmp_path):
     import psutil
 
-    proc = start(
-        [
-            "objective=quadratic",
-            "objective.sleep_s=30",
-            "strategy=random",
-            "executor=local",
-            "workers=2",
-            "mode=async",
-            "hydra.run.dir=run",
-        ],
-        tmp_path,
+    proc = start_cli(
+        "objective=quadratic",
+        "objective.sleep_s=30",
+        "strategy=random",
+        "executor=local",
+        "workers=2",
+        "mode=async",
+        "hydra.run.dir=run",
+        cwd=tmp_path,
     )
     deadline = time.time() + 60
     while sum('"event":"submit"' in ln for ln in _lines(tmp_path / "run" / "journal.jsonl")) < 2:

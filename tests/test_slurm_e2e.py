@@ -6,13 +6,12 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 
 import pandas as pd
 import pytest
 
-from tests.conftest import ROOT, final_results, read_journal, run_cli, slurm_available
+from tests.conftest import final_results, read_journal, run_cli, slurm_available, start_cli
 
 pytestmark = [
     pytest.mark.slurm,
@@ -69,18 +68,6 @@ def test_a_multirun_through_the_submitit_launcher(tmp_path):
     assert all(s["n_evals"] == 3 for s in summaries)
 
 
-def _start(args, cwd):
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
-    return subprocess.Popen(
-        [sys.executable, "-m", "bench", *args],
-        cwd=cwd,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
 def _wait_for(predicate, proc, timeout=120):
     deadline = time.time() + timeout
     while not predicate():
@@ -107,7 +94,7 @@ def test_a_scancelled_evaluation_is_recorded_cancelled_and_retried(tmp_path):
         "hydra.run.dir=run",
     ]
     t0 = time.time()
-    proc = _start(args, tmp_path)
+    proc = start_cli(*args, cwd=tmp_path)
     _wait_for(lambda: len(_job_records(tmp_path / "run")) >= 1, proc)
     victim = _job_records(tmp_path / "run")[0]
     subprocess.run(["scancel", victim["job_id"]], check=True)
@@ -132,7 +119,7 @@ def test_a_killed_driver_reattaches_to_its_running_jobs_on_resume(tmp_path):
         *FAST,
         "hydra.run.dir=run",
     ]
-    proc = _start(args, tmp_path)
+    proc = start_cli(*args, cwd=tmp_path)
     _wait_for(lambda: len(_job_records(tmp_path / "run")) >= 2, proc)
     running = {r["eval_id"]: r["job_id"] for r in _job_records(tmp_path / "run")}
     os.kill(proc.pid, signal.SIGKILL)  # the driver dies; its Slurm jobs run on
