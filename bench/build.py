@@ -97,6 +97,11 @@ def build(cfg: DictConfig, validate: bool = True) -> Parts:
     executor = _instantiate("executor", cfg.executor, workers=int(cfg.workers))
     if not isinstance(executor, Executor):
         raise UserError(f"executor: {cfg.executor._target_} is not a bench.executors.Executor")
+    carbon = cfg.get("carbon")
+    if carbon is not None:
+        from bench.carbon_config import parse_carbon_config
+
+        parse_carbon_config(OmegaConf.to_container(carbon, resolve=True))  # UserError naming the field
     check = getattr(objective, "validate", None)
     if validate and callable(check):
         check()  # e.g. data files present and well-formed, before any evaluation

@@ -69,6 +69,7 @@ BAD_INPUT = [
     (["strategy=grid,random"], "is a sweep: add -m"),
     (["resume=nowhere"], "resume: nowhere is not a folder"),
     (["objective.metric=f1"], "objective.metric: unknown metric 'f1'"),
+    (["carbon.pue=0.5"], "carbon.pue: must be finite and >= 1"),
 ]
 
 
