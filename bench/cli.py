@@ -193,9 +193,7 @@ def precheck(overrides: list[str], multirun: bool) -> None:
             for job in jobs:
                 try:
                     cfg = compose(config_name="config", overrides=job)
-                except UserError:
-                    raise
-                except (OmegaConfBaseException, Exception) as exc:
+                except Exception as exc:  # Hydra's and OmegaConf's many kinds
                     raise UserError(_one_line(exc)) from None
                 try:
                     OmegaConf.to_container(cfg, resolve=True)  # ${oc.env:...} and other interpolations
@@ -264,11 +262,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         overrides = [a for a in args if not a.startswith("-")]
         flags = [a for a in args if a.startswith("-")]
         try:
-            resume = [o for o in overrides if _key(o) == "resume" and o.split("=", 1)[1] not in ("", "null")]
+            resume = [o.partition("=")[2] for o in overrides if _key(o) == "resume"]
+            resume = [r for r in resume if r not in ("", "null")]
             if resume:
                 if multirun:
                     raise UserError("resume: resume one run folder at a time (without -m)")
-                overrides = resume_overrides(resume[-1].split("=", 1)[1], overrides)
+                overrides = resume_overrides(resume[-1], overrides)
             precheck(overrides, multirun)
         except RunFolderError as exc:
             _fail(str(exc), EXIT_RUN_FOLDER)
