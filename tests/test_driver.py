@@ -44,14 +44,18 @@ def test_async_keeps_every_worker_busy(compose, tmp_path):
     events = [r["event"] for r in records if r["event"] in ("submit", "result")]
     assert events[:2] == ["submit", "submit"]
     running = submitted = 0
+    previous = None
     for event in events:
         if event == "submit":
             running, submitted = running + 1, submitted + 1
             assert running <= 2
         else:
-            # The driver only waits with every worker busy, until the budget is all submitted.
-            assert running == 2 or submitted == 5
+            # The driver waits only with every worker busy (until the budget is all submitted);
+            # one wait may bring back several results.
+            if previous == "submit":
+                assert running == 2 or submitted == 5
             running -= 1
+        previous = event
 
 
 def test_same_seed_same_proposals_other_seed_others(compose, tmp_path):
