@@ -44,7 +44,9 @@ def test_every_strategy_runs_three_evaluations(compose, tmp_path, strategy):
     assert summary["n_evals"] == 3 and summary["n_failed"] == 0
 
 
-@pytest.mark.parametrize("executor", options("executor"))
+@pytest.mark.parametrize(
+    "executor", [pytest.param(e, marks=pytest.mark.slurm) if e == "slurm" else e for e in options("executor")]
+)
 def test_every_executor_runs_three_evaluations(compose, tmp_path, executor):
     if ("executor", executor) in NEEDS_MORE:
         pytest.skip(NEEDS_MORE[("executor", executor)])

@@ -24,7 +24,7 @@ def make(compose, name: str, workers: int):
     return instantiate(node, workers=workers, _convert_="all")
 
 
-@pytest.fixture(params=EXECUTORS)
+@pytest.fixture(params=[pytest.param(e, marks=pytest.mark.slurm) if e == "slurm" else e for e in EXECUTORS])
 def name(request):
     return request.param
 

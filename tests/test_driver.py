@@ -180,7 +180,13 @@ def test_timeout_kills_a_hung_evaluation_and_its_children(compose, tmp_path):
     )
     finals = final_results(records)
     assert sorted(r["status"] for r in finals) == ["ok", "ok", "timeout", "timeout"]
-    leftovers = [p for p in psutil.process_iter(["cmdline"]) if "time.sleep(3600)" in " ".join(p.info["cmdline"] or [])]
+    # A leftover child would be an orphan; children of other tests' live workers are not.
+    leftovers = [
+        p
+        for p in psutil.process_iter(["cmdline", "ppid"])
+        if "time.sleep(3600)" in " ".join(p.info["cmdline"] or [])
+        and (p.info["ppid"] == 1 or not psutil.pid_exists(p.info["ppid"]))
+    ]
     assert leftovers == []
 
 
