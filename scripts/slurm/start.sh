@@ -71,8 +71,8 @@ if [ -f "$STATE/mode" ] && [ "$(cat "$STATE/mode")" = "$MODE" ] && cluster_ok; t
 fi
 if [ -f "$STATE/mode" ]; then
   log "restarting (was $(cat "$STATE/mode"), want $MODE)"
-  bash "$HERE/stop.sh" >/dev/null
 fi
+bash "$HERE/stop.sh" >/dev/null # also daemons left without a pid file, which would hold the ports
 
 mkdir -p "$ETC" "$LOGS" "$RUN" "$STATE/spool/ctld" "$STATE/spool/d"
 chmod 755 "$STATE" "$ETC" "$RUN"

@@ -46,6 +46,23 @@ stop_pid_file slurmdbd "$STATE/run/slurmdbd.pid"
 stop_pid_file mariadbd "$STATE/mysql/run/mysqld.pid"
 rm -f "$STATE/mode"
 
+# Daemons that lost their pid file (a crash, a half-finished start) would keep the ports and
+# make the next start fail: stop those too. This cluster's Slurm daemons are the only ones on a
+# machine that runs it; MariaDB only where it serves this state dir.
+stray=$(pgrep -x slurmd; pgrep -x slurmctld; pgrep -x slurmdbd; pgrep -f "mariadbd.*--datadir=$STATE" || true)
+if [ -n "${stray//[[:space:]]/}" ]; then
+  # shellcheck disable=SC2086
+  kill -TERM $stray 2>/dev/null
+  for _ in $(seq 1 100); do
+    # shellcheck disable=SC2086
+    kill -0 $stray 2>/dev/null || break
+    sleep 0.1
+  done
+  # shellcheck disable=SC2086
+  kill -KILL $stray 2>/dev/null || true
+  echo "[slurm] stopped daemons without a pid file: $(tr "\n" " " <<<"$stray")"
+fi
+
 if [ "$PURGE" = 1 ]; then
   if [ -L /etc/slurm/slurm.conf ] && [ "$(readlink /etc/slurm/slurm.conf)" = "$STATE/etc/slurm.conf" ]; then
     rm -f /etc/slurm/slurm.conf
