@@ -84,10 +84,3 @@ def slurm_available() -> bool:
     except (OSError, subprocess.SubprocessError):
         return False
 
-
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests that use the one local Slurm cluster run in one xdist group, one after the other."""
-    for item in items:
-        if item.get_closest_marker("slurm") is not None:
-            item.add_marker(pytest.mark.xdist_group("slurm"))
