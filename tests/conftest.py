@@ -83,4 +83,3 @@ def slurm_available() -> bool:
         return subprocess.run(["sinfo", "-h"], capture_output=True, timeout=10).returncode == 0
     except (OSError, subprocess.SubprocessError):
         return False
-
