@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
@@ -13,15 +13,24 @@ from bench.executors.base import MeterFactory
 
 
 @dataclass
+class DecisionEnergy:
+    """What one BO decision cost the driver; filled in when its span ends."""
+
+    kwh: float | None = None
+    kg: float | None = None
+    method: str | None = None
+
+
+@dataclass
 class Meters:
-    """The run's energy accounting: a factory for worker meters and the driver's own tally."""
+    """The run's energy accounting: a factory for worker meters and the driver's own meter.
+
+    Nothing is accumulated here: each decision's energy goes into the journal with its
+    ``submit`` records, so totals are derived from the journal and survive a resume.
+    """
 
     worker_factory: MeterFactory | None = None
     driver_meter: Any = None
-    driver_energy_kwh: float = 0.0
-    driver_co2_kg: float = 0.0
-    driver_method: str | None = None
-    methods: set[str] = field(default_factory=set)
 
     @classmethod
     def from_config(cls, cfg: DictConfig, simulated: bool) -> Meters:
@@ -39,42 +48,39 @@ class Meters:
         )
 
     @contextlib.contextmanager
-    def driver_span(self) -> Iterator[None]:
-        """Charges the time spent inside (a BO decision) to the driver."""
+    def driver_span(self) -> Iterator[DecisionEnergy]:
+        """Measures the time spent inside (a BO decision); the result is filled in at the end."""
+        spent = DecisionEnergy()
         if self.driver_meter is None:
-            yield
+            yield spent
             return
         import time
 
         self.driver_meter.start()
         t0 = time.perf_counter()
         try:
-            yield
+            yield spent
         finally:
-            kwh, kg, method = self.driver_meter.stop(time.perf_counter() - t0)
-            self.driver_energy_kwh += kwh or 0.0
-            self.driver_co2_kg += kg or 0.0
-            self.driver_method = method
+            spent.kwh, spent.kg, spent.method = self.driver_meter.stop(time.perf_counter() - t0)
 
-    def totals(self, finals: list[dict[str, Any]]) -> dict[str, Any]:
-        """Energy and CO2 of the evaluations, of the driver, and of both, with the methods used."""
 
-        def total(key: str) -> float | None:
-            values = [f.get(key) for f in finals if isinstance(f.get(key), int | float)]
-            return sum(values) if values else None
+def totals(finals: list[dict[str, Any]], submits: list[dict[str, Any]]) -> dict[str, Any]:
+    """Energy and CO2 of the evaluations (final results) and of the driver's decisions (submits)."""
 
-        e_kwh, e_kg = total("energy_kwh"), total("co2_kg")
-        methods = sorted({f["carbon_method"] for f in finals if f.get("carbon_method")})
-        measured = e_kwh is not None or self.driver_method is not None
-        return {
-            "energy_kwh": ((e_kwh or 0.0) + self.driver_energy_kwh) if measured else None,
-            "co2_kg": ((e_kg or 0.0) + self.driver_co2_kg) if measured else None,
-            "carbon": {
-                "evaluations": {"energy_kwh": e_kwh, "co2_kg": e_kg, "methods": methods},
-                "driver": {
-                    "energy_kwh": self.driver_energy_kwh if self.driver_method else None,
-                    "co2_kg": self.driver_co2_kg if self.driver_method else None,
-                    "method": self.driver_method,
-                },
-            },
-        }
+    def total(records: list[dict[str, Any]], key: str) -> float | None:
+        values = [r.get(key) for r in records if isinstance(r.get(key), int | float)]
+        return sum(values) if values else None
+
+    e_kwh, e_kg = total(finals, "energy_kwh"), total(finals, "co2_kg")
+    d_kwh, d_kg = total(submits, "decision_kwh"), total(submits, "decision_co2_kg")
+    methods = sorted({f["carbon_method"] for f in finals if f.get("carbon_method")})
+    driver_methods = sorted({s["decision_carbon_method"] for s in submits if s.get("decision_carbon_method")})
+    measured = e_kwh is not None or d_kwh is not None
+    return {
+        "energy_kwh": ((e_kwh or 0.0) + (d_kwh or 0.0)) if measured else None,
+        "co2_kg": ((e_kg or 0.0) + (d_kg or 0.0)) if measured else None,
+        "carbon": {
+            "evaluations": {"energy_kwh": e_kwh, "co2_kg": e_kg, "methods": methods},
+            "driver": {"energy_kwh": d_kwh, "co2_kg": d_kg, "method": ", ".join(driver_methods) or None},
+        },
+    }

@@ -237,9 +237,10 @@ class Driver:
         pending_evs = self.state.in_flight()
         pending = np.array([ev.x for ev in pending_evs], dtype=float).reshape(-1, self.space.dim)
         t0 = time.perf_counter()
-        with self.meters.driver_span():
+        with self.meters.driver_span() as spent:
             X = np.asarray(self.strategy.propose(history, pending, n), dtype=float).reshape(-1, self.space.dim)
         decision_s = time.perf_counter() - t0
+        share = max(len(X), 1)  # a batch's decision is shared by its points
         if getattr(self.executor, "charge_decision_time", False):
             self.executor.advance(decision_s)
         for x in X[:n]:
@@ -253,7 +254,10 @@ class Driver:
                 params=self.space.to_params(x),
                 x=[float(v) for v in x],
                 t_submit=self.executor.now(),
-                decision_s=decision_s / max(len(X), 1),
+                decision_s=decision_s / share,
+                decision_kwh=None if spent.kwh is None else spent.kwh / share,
+                decision_co2_kg=None if spent.kg is None else spent.kg / share,
+                decision_carbon_method=spent.method,
             )
             self.state.apply(rec)
             self._dispatch(self.state.evals[eid], attempt=0)
@@ -370,7 +374,8 @@ class Driver:
         optimum = self.objective.optimum
         rows_best_true = [f.get("metrics", {}).get("true_value", f.get("value")) for f in finals if f["status"] == "ok"]
         best_true = min((v for v in rows_best_true if isinstance(v, int | float)), default=None)
-        carbon = self.meters.totals(finals)
+        first_submits = [r for r in self.journal.records if r.get("event") == "submit" and r.get("attempt") == 0]
+        carbon = carbon_hook.totals(finals, first_submits)
         choices = self.choices
         return {
             "objective": self.objective.name,

@@ -13,7 +13,6 @@ import json
 import os
 import time
 import warnings
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -213,7 +212,3 @@ class Journal:
             )
         self._rewrite(records)
         return records
-
-
-def iter_events(records: list[dict[str, Any]], event: str) -> Iterator[dict[str, Any]]:
-    return (r for r in records if r.get("event") == event)

@@ -125,3 +125,24 @@ def test_workers_do_not_outlive_a_killed_driver(tmp_path):
 
 def _lines(path):
     return path.read_text().splitlines() if path.exists() else []
+
+
+def test_driver_energy_after_resume_counts_every_life(tmp_path):
+    run_cli(
+        "objective=quadratic",
+        "strategy=random",
+        "carbon=fixed",
+        "budget.evaluations=3",
+        "hydra.run.dir=run",
+        cwd=tmp_path,
+        check=True,
+    )
+    first = json.loads((tmp_path / "run" / "summary.json").read_text())["carbon"]["driver"]["energy_kwh"]
+    run_cli("resume=run", "budget.evaluations=6", cwd=tmp_path, check=True)
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    decisions = [r["decision_kwh"] for r in read_journal(tmp_path / "run") if r["event"] == "submit"]
+    assert len(decisions) == 6 and all(d > 0 for d in decisions)
+    assert summary["carbon"]["driver"]["energy_kwh"] == pytest.approx(sum(decisions))
+    assert summary["carbon"]["driver"]["energy_kwh"] > first > 0
+    evals = summary["carbon"]["evaluations"]["energy_kwh"]
+    assert summary["energy_kwh"] == pytest.approx(evals + sum(decisions))
