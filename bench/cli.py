@@ -16,7 +16,16 @@ from typing import Any
 
 from bench.errors import RunFolderError, UserError
 
-CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
+
+
+def _conf_dir() -> Path:
+    """Where the configs are: the package ``bench.conf`` (the repository's conf/ when editable)."""
+    from importlib.resources import files
+
+    return Path(str(files("bench.conf")))
+
+
+CONF_DIR = _conf_dir()
 #: Hydra flags after which bobench steps aside and lets Hydra answer (help, config printing...).
 PASSTHROUGH_FLAGS = (
     "-h",
