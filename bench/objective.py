@@ -2,11 +2,23 @@
 
 An objective is built once per worker process, so it must be picklable and cheap to
 construct: heavy imports and data loading go in :meth:`Objective.setup`, which each worker
-calls once before its first evaluation.
+calls once before its first evaluation. The pre-check pickles it when the executor is not
+inline, so a lambda or an open file in it is a one-line error before any work.
+
+What the harness reads from an objective besides its value:
+
+- ``optimum``: the known minimum of ``value`` (a float) where there is one, else None.
+  With it, every row of results.csv and summary.json carries simple regret,
+  ``best noise-free value so far - optimum``.
+- the metric ``true_value``: for a noisy objective, the noise-free value of the same point.
+  Regret uses it instead of ``value`` wherever an evaluation reports it, so noise never makes
+  regret look better than it is. Objectives without noise leave it out.
+- ``cost(params)``: a duration model for the simulated clock (``executor.duration=cost``).
 """
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,11 +39,16 @@ class Evaluation:
     metrics: dict[str, Any] = field(default_factory=dict)
 
 
-class Objective:
+class Objective(abc.ABC):
     """Base class of every objective.
 
-    Subclasses set ``space`` (usually from the config's ``space`` mapping) and implement
-    :meth:`__call__`. ``optimum`` is the known best value where there is one, for regret.
+    Subclasses pass ``space`` (usually the config's ``space`` mapping) and implement
+    :meth:`__call__`; the other methods have defaults that do nothing.
+
+    Attributes:
+        name: shown in the progress bar, the summary and the report.
+        optimum: the known minimum of ``value`` for regret, or None (see the module's docstring).
+        space: the search space; strategies see its unit cube.
     """
 
     name: str = "objective"
@@ -42,11 +59,28 @@ class Objective:
         if name is not None:
             self.name = name
 
+    def validate(self) -> None:
+        """Checks what building could not (e.g. that every data file is there and well-formed).
+
+        Called once by the driver, in its own process, before any evaluation; raises
+        :class:`bench.errors.UserError` with one line naming the problem. The default checks nothing.
+        """
+
     def setup(self) -> None:
         """Loads data and imports heavy packages; called once per worker before evaluating."""
 
+    @abc.abstractmethod
     def __call__(self, params: dict[str, Any], seed: int) -> Evaluation | float:
-        raise NotImplementedError
+        """Evaluates one point.
+
+        Args:
+            params: one value per parameter of ``space``, in its native type and scale.
+            seed: this evaluation's seed (the same on every attempt of it).
+
+        Returns:
+            The value to minimise, or an :class:`Evaluation` with metrics (``true_value`` among them
+            for a noisy objective). NaN or inf marks a diverged evaluation; raising marks an error.
+        """
 
     def cost(self, params: dict[str, Any]) -> float | None:
         """An optional duration model (seconds) for the simulated clock; None if there is none."""

@@ -1,14 +1,23 @@
 """The executor contract: run tasks on ``workers`` slots and report outcomes as they finish.
 
-The driver calls :meth:`Executor.start` once, then :meth:`submit` while slots are free and
-:meth:`wait` for outcomes. ``now()`` is the run's clock: wall seconds since the run started,
-or simulated seconds for the simulated executor.
+The driver calls :meth:`Executor.set_run_dir` and :meth:`Executor.start` once, then
+:meth:`Executor.submit` while slots are free and :meth:`Executor.wait` for outcomes.
+``now()`` is the run's clock: wall seconds since the run started, or simulated seconds for
+an executor whose :attr:`Executor.simulated` is true.
+
+Three methods must be written (:meth:`submit`, :meth:`wait`, :attr:`running`); every other
+capability the driver uses is a method here with a default that does nothing, so a new
+executor overrides only what it can do: keep files in the run folder, move a virtual clock,
+charge decision time to it, report a job id, or follow a job that outlived its driver.
 """
 
 from __future__ import annotations
 
+import abc
 import time
 from collections.abc import Callable
+from pathlib import Path
+from typing import ClassVar
 
 from bench.evaluate import Meter
 from bench.objective import Objective
@@ -17,7 +26,7 @@ from bench.records import Outcome, Task
 MeterFactory = Callable[[], "Meter | None"]
 
 
-class Executor:
+class Executor(abc.ABC):
     """Base class of every executor.
 
     Args:
@@ -25,13 +34,38 @@ class Executor:
     """
 
     #: Whether outcomes carry simulated times (the driver then never sleeps or reads wall time).
-    simulated: bool = False
+    simulated: ClassVar[bool] = False
 
     def __init__(self, workers: int = 1):
         self.workers = int(workers)
         self.clock_origin = time.time()
         self.objective: Objective | None = None
         self.meter_factory: MeterFactory | None = None
+
+    # -- what every executor writes ------------------------------------------------------------
+    @abc.abstractmethod
+    def submit(self, task: Task) -> None:
+        """Starts (or queues) one evaluation; the driver never submits more than ``workers`` at once."""
+
+    @abc.abstractmethod
+    def wait(self, first: bool = True, timeout: float | None = None) -> list[Outcome]:
+        """Blocks until one (``first``) or every running task has finished.
+
+        Returns the outcomes that finished, possibly several; an empty list only if
+        ``timeout`` passed first or nothing was running.
+        """
+
+    @property
+    @abc.abstractmethod
+    def running(self) -> int:
+        """How many tasks are in flight."""
+
+    # -- life cycle ------------------------------------------------------------------------------
+    def set_run_dir(self, run_dir: Path) -> None:
+        """Tells the executor the run folder before :meth:`start` (e.g. where to keep job files).
+
+        The default keeps nothing there.
+        """
 
     def start(
         self,
@@ -50,24 +84,34 @@ class Executor:
         self.clock_origin = clock_origin
         self.meter_factory = meter_factory
 
-    def submit(self, task: Task) -> None:
-        raise NotImplementedError
-
-    def wait(self, first: bool = True, timeout: float | None = None) -> list[Outcome]:
-        """Blocks until one (``first``) or every running task has finished.
-
-        Returns the outcomes that finished, possibly several; an empty list only if
-        ``timeout`` passed first or nothing was running.
-        """
-        raise NotImplementedError
-
-    @property
-    def running(self) -> int:
-        """How many tasks are in flight."""
-        raise NotImplementedError
-
-    def now(self) -> float:
-        return time.time() - self.clock_origin
-
     def close(self) -> None:
         """Stops every worker; tasks still in flight are abandoned."""
+
+    # -- the clock -------------------------------------------------------------------------------
+    def now(self) -> float:
+        """Seconds on the run's clock."""
+        return time.time() - self.clock_origin
+
+    def advance(self, seconds: float) -> None:
+        """Moves a virtual clock forward (a charged decision, a resumed run's past).
+
+        Wall clocks move by themselves: the default does nothing.
+        """
+
+    def charges_decision_time(self) -> bool:
+        """Whether the driver should :meth:`advance` the clock by each decision's real time."""
+        return False
+
+    # -- jobs that outlive a driver (Slurm) ----------------------------------------------------------
+    def job_id(self, eval_id: int) -> str | None:
+        """The scheduler's id of the job running ``eval_id``, journaled for resume; None if there is none."""
+        return None
+
+    def attach(self, task: Task, job_id: str) -> bool:
+        """Follows a job an earlier driver submitted, as if just submitted.
+
+        Returns:
+            True if the executor now tracks the job (its outcome comes from :meth:`wait`);
+            False if it cannot (the default), and the driver runs the task again.
+        """
+        return False

@@ -98,6 +98,9 @@ class SimulatedExecutor(Executor):
     def now(self) -> float:
         return self._now
 
+    def charges_decision_time(self) -> bool:
+        return self.charge_decision_time
+
     def advance(self, seconds: float) -> None:
         """Moves the virtual clock forward (a charged decision, or a resumed run's past)."""
         seconds = float(seconds)

@@ -284,6 +284,9 @@ class SlurmExecutor(Executor):
         self._submitter = _CleanEnvSlurmExecutor(self.folder, env=self._sbatch_env())
         self._submitter.update_parameters(**self._sbatch_parameters())
 
+    def set_run_dir(self, run_dir: Path) -> None:
+        self.run_dir = Path(run_dir)
+
     def submit(self, task: Task) -> str:
         """Submits one job; returns its Slurm job id (also in :attr:`last_job_id`)."""
         if self._submitter is None or self.objective is None:
@@ -295,7 +298,7 @@ class SlurmExecutor(Executor):
         self.last_job_id = str(job.job_id)
         return self.last_job_id
 
-    def attach(self, task: Task, job_id: str) -> None:
+    def attach(self, task: Task, job_id: str) -> bool:
         """Tracks a job submitted by an earlier driver (for resume) as if just submitted.
 
         The job's result, state or disappearance is then reported by :meth:`wait` like any
@@ -312,6 +315,7 @@ class SlurmExecutor(Executor):
         except Exception:  # no readable submission pickle: assume the same origin
             pass
         self._jobs[task.eval_id] = _Tracked(task, job, last_seen=time.time(), origin=origin)
+        return True
 
     def wait(self, first: bool = True, timeout: float | None = None) -> list[Outcome]:
         end = None if timeout is None else time.monotonic() + timeout
@@ -334,6 +338,10 @@ class SlurmExecutor(Executor):
     def job_ids(self) -> dict[int, str]:
         """Slurm job id of each evaluation in flight."""
         return {eval_id: tr.job_id for eval_id, tr in self._jobs.items()}
+
+    def job_id(self, eval_id: int) -> str | None:
+        tracked = self._jobs.get(eval_id)
+        return tracked.job_id if tracked is not None else None
 
     def close(self) -> None:
         if self.cancel_on_close and self._jobs:

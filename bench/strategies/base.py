@@ -7,6 +7,7 @@ Caches (a warm-started GP) are allowed where they do not change that.
 
 from __future__ import annotations
 
+import abc
 import hashlib
 import warnings
 from dataclasses import dataclass, field
@@ -43,8 +44,15 @@ class History:
         return len(self.y) + len(self.X_failed)
 
 
-class Strategy:
-    """Base class of every strategy.
+class Strategy(abc.ABC):
+    """Base class of every strategy: subclasses implement :meth:`ask`.
+
+    The contract (checked by :class:`bench.testing.StrategyContract`): proposals lie in the unit
+    cube and are a pure function of ``(seed, history, pending, n)``. The same instance asked twice
+    with the same arguments proposes the same points, and so does a fresh one, so a run resumed by
+    replaying its journal proposes what an uninterrupted one does. Caches are allowed (a
+    warm-started GP) where they do not change the proposals; state carried from one ask to the
+    next is not.
 
     Args:
         space: the search space (strategies work on its unit cube, ``space.dim`` wide).
@@ -78,6 +86,7 @@ class Strategy:
         out = np.concatenate(parts, axis=0) if parts else np.zeros((0, self.space.dim))
         return out.reshape(-1, self.space.dim)
 
+    @abc.abstractmethod
     def ask(self, history: History, pending: np.ndarray, n: int) -> np.ndarray:
         """Proposes ``n`` points.
 
@@ -87,9 +96,8 @@ class Strategy:
             n: how many points to propose.
 
         Returns:
-            ``(n, d)`` array in ``[0, 1]^d``.
+            ``(n, d)`` array in ``[0, 1]^d``; fewer rows only when the strategy is exhausted.
         """
-        raise NotImplementedError
 
     def rng_seed(self, history: History, pending: np.ndarray, salt: str = "") -> int:
         """A seed that depends only on the run's seed and how far the run has come."""

@@ -13,6 +13,7 @@ function of (seed, history) even across a resume.
 
 from __future__ import annotations
 
+import abc
 import hashlib
 import math
 import warnings
@@ -375,6 +376,7 @@ class GPStrategy(Strategy):
         out = np.asarray(out.detach().numpy() if isinstance(out, Tensor) else out, dtype=float)
         return np.clip(out.reshape(n, d), 0.0, 1.0)
 
+    @abc.abstractmethod
     def acquire(self, model: SingleTaskGP, X: Tensor, Y: Tensor, pending: Tensor, n: int, t: int) -> Tensor:
         """``n`` points ``(n, d)``.
 
@@ -386,7 +388,6 @@ class GPStrategy(Strategy):
             t: the 1-based index of the first point to choose among all evaluations (finished,
                 failed, running), for schedules such as UCB's beta.
         """
-        raise NotImplementedError
 
     def maximise(self, acq: AcquisitionFunction, q: int = 1, sequential: bool = False) -> Tensor:
         return optimise_acqf(acq, self.dim, q, self.num_restarts, self.raw_samples, sequential=sequential)
