@@ -13,6 +13,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from bench.carbon import Meters, parse_carbon_config
 from bench.errors import UserError
 from bench.executors.base import Executor
 from bench.objective import Objective
@@ -25,9 +26,13 @@ RESUMABLE_CHANGES = ("budget", "progress", "resume", "force", "retries")
 
 @dataclass
 class Parts:
+    """Every part of a run, built from its config (nothing started yet)."""
+
     objective: Objective
     strategy: Strategy
     executor: Executor
+    #: the carbon meters, from the ``carbon:`` config parsed once (off without a ``carbon:`` node).
+    meters: Meters
 
 
 def check_top_level(cfg: DictConfig) -> None:
@@ -97,15 +102,13 @@ def build(cfg: DictConfig, validate: bool = True) -> Parts:
     executor = _instantiate("executor", cfg.executor, workers=int(cfg.workers))
     if not isinstance(executor, Executor):
         raise UserError(f"executor: {cfg.executor._target_} is not a bench.executors.Executor")
-    carbon = cfg.get("carbon")
-    if carbon is not None:
-        from bench.carbon_config import parse_carbon_config
-
-        parse_carbon_config(OmegaConf.to_container(carbon, resolve=True))  # UserError naming the field
+    node = cfg.get("carbon")
+    carbon = parse_carbon_config(node) if node is not None else None  # once per run; UserError naming the field
+    meters = Meters(carbon, simulated=executor.simulated)  # nothing started yet
     check = getattr(objective, "validate", None)
     if validate and callable(check):
         check()  # e.g. data files present and well-formed, before any evaluation
-    return Parts(objective, strategy, executor)
+    return Parts(objective, strategy, executor, meters)
 
 
 def config_for_compare(cfg: DictConfig) -> dict[str, Any]:

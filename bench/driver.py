@@ -8,7 +8,6 @@ resuming a run is replaying it.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import signal
 import sys
@@ -22,12 +21,13 @@ from typing import Any
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
-from bench import carbon_hook
 from bench.build import Parts, build, config_for_compare, config_hash, first_difference
+from bench.carbon import hook as carbon_hook
 from bench.errors import RunFolderError, UserError
 from bench.journal import SETASIDE, Journal, JournalWarning
 from bench.records import CANCELLED, Outcome, Task
 from bench.run_folder import git_commit, versions, write_results, write_summary
+from bench.seeding import eval_seed
 from bench.state import EvalState, RunState
 
 #: How often results.csv and summary.json are refreshed while a run goes on (seconds).
@@ -40,12 +40,6 @@ class Interrupted(Exception):
     def __init__(self, signum: int):
         super().__init__(signal.Signals(signum).name)
         self.signum = signum
-
-
-def eval_seed(seed: int, eval_id: int) -> int:
-    """The seed handed to the objective for one evaluation (same for every attempt)."""
-    digest = hashlib.sha256(f"{seed}:{eval_id}".encode()).digest()
-    return int.from_bytes(digest[:4], "little") & 0x7FFFFFFF
 
 
 @contextmanager
@@ -100,7 +94,7 @@ class Driver:
         self.max_seconds: float | None = budget.get("seconds")
         self.journal = Journal(self.run_dir, fsync=bool(OmegaConf.select(cfg, "journal.fsync", default=True)))
         self.state = RunState()
-        self.meters = carbon_hook.Meters.from_config(cfg, simulated=self.executor.simulated)
+        self.meters = self.parts.meters.open()  # builds the driver's own meter here
         self.stop_reason = "running"
         self._last_refresh = 0.0
         self._progress: Any = None
@@ -156,7 +150,6 @@ class Driver:
                 wall_time=time.time(),
                 versions=versions(),
                 git_commit=git_commit(),
-                optimum=self.objective.optimum,
             )
             self.state.apply(self.journal.records[-1])
             self._start_executor(origin)

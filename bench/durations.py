@@ -10,29 +10,22 @@ are uniform, half-normal, exponential or Pareto. Every distribution here has mea
 - ``exponential``: rate 1;
 - ``pareto``: shape ``k`` (``pareto_k``, must be > 1), scale ``(k - 1) / k``.
 
-A duration is the inverse CDF at a uniform number hashed from ``(seed, eval_id, attempt)``, so
-the same evaluation takes the same time in every run with that seed, whatever the order of
-submissions.
+A duration is the inverse CDF at a uniform number hashed from ``(seed, eval_id, attempt)``
+(:func:`bench.seeding.derive_uniform`), so the same evaluation takes the same time in every run
+with that seed, whatever the order of submissions.
 """
 
 from __future__ import annotations
 
-import hashlib
 import math
 from statistics import NormalDist
 
 from bench.errors import UserError
+from bench.seeding import derive_uniform
 
 KINDS = ("exponential", "uniform", "halfnormal", "pareto")
 HALFNORMAL_SCALE = math.sqrt(math.pi / 2)  # ζ: |N(0, ζ²)| has mean ζ·sqrt(2/π) = 1
 _STD_NORMAL = NormalDist()
-
-
-def unit_uniform(seed: int, eval_id: int, attempt: int) -> float:
-    """A number in ``(0, 1)``, uniform and reproducible, from ``(seed, eval_id, attempt)``."""
-    key = f"{int(seed)}:{int(eval_id)}:{int(attempt)}".encode()
-    bits = int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "little") >> 11
-    return (bits + 0.5) / 2.0**53
 
 
 class Duration:
@@ -74,7 +67,8 @@ class Duration:
         return self.mean * x
 
     def sample(self, seed: int, eval_id: int, attempt: int) -> float:
-        return self.quantile(unit_uniform(seed, eval_id, attempt))
+        """The duration of attempt ``attempt`` of evaluation ``eval_id`` in a run seeded ``seed``."""
+        return self.quantile(derive_uniform(int(seed), int(eval_id), int(attempt)))
 
 
 def _number(v: object) -> bool:

@@ -10,17 +10,21 @@ import time
 from pathlib import Path
 
 import pytest
+from omegaconf import open_dict
 
+from bench.build import build
 from bench.carbon import (
+    CarbonSettings,
     DriverMeter,
     GreenAlgorithmsMeter,
+    GreenAlgorithmsModel,
     MeterFactory,
     co2_kg,
     driver_meter,
     green_algorithms_energy_kwh,
     meter_factory,
+    parse_carbon_config,
 )
-from bench.carbon_config import GreenAlgorithmsModel, parse_carbon_config
 from bench.errors import UserError
 from bench.evaluate import evaluate
 from bench.objective import Objective
@@ -143,6 +147,38 @@ def test_off_gives_no_factory_and_no_driver_meter(off):
     assert DriverMeter.from_config({"method": off}) is None
 
 
+def test_build_parses_the_config_once_into_the_run_meters(compose):
+    cfg = compose("objective=quadratic", "executor=simulated")  # carbon=fixed
+    parts = build(cfg, validate=False)
+    settings = parts.meters.settings
+    assert isinstance(settings, CarbonSettings) and settings == parse_carbon_config(cfg.carbon)
+    assert settings.method == "green_algorithms" and settings.green_algorithms.memory_gb == 4.0
+    factory = parts.meters.worker_factory
+    assert isinstance(factory, MeterFactory) and factory.settings is settings and factory.simulated
+    assert parts.meters.driver_meter is None  # build() starts nothing; the driver opens it
+    driver = parts.meters.open().driver_meter
+    assert isinstance(driver, DriverMeter) and driver.settings is settings
+    assert parts.meters.open().driver_meter is driver
+    assert meter_factory(settings) == MeterFactory(settings)  # parsed settings are passed on as they are
+    with parts.meters.driver_span() as spent:
+        busy(0.01)
+    assert spent.method == "green-algorithms" and spent.kwh > 0
+
+
+def test_no_carbon_node_or_off_measures_nothing(compose):
+    off = build(compose("objective=quadratic", "carbon=off"), validate=False).meters
+    assert off.settings is not None and not off.enabled and off.worker_factory is None
+    assert off.open().driver_meter is None
+    cfg = compose("objective=quadratic")
+    with open_dict(cfg):
+        del cfg["carbon"]
+    none = build(cfg, validate=False).meters
+    assert none.settings is None and none.worker_factory is None and none.open().driver_meter is None
+    with none.driver_span() as spent:
+        pass
+    assert (spent.kwh, spent.kg, spent.method) == (None, None, None)
+
+
 def test_group_files_compose_and_parse(tmp_path):
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
@@ -194,7 +230,7 @@ def test_codecarbon_misuse_falls_back_to_the_formula():
 
 
 def test_auto_uses_codecarbon_only_where_it_reads_the_hardware():
-    from bench.carbon_codecarbon import CodecarbonMeter
+    from bench.carbon.codecarbon_meter import CodecarbonMeter
 
     settings = parse_carbon_config({"method": "codecarbon"})
     probe = CodecarbonMeter(settings)

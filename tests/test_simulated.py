@@ -10,11 +10,12 @@ import pytest
 from scipy import integrate, special
 
 from bench import carbon
-from bench.durations import HALFNORMAL_SCALE, Duration, unit_uniform
+from bench.durations import HALFNORMAL_SCALE, Duration
 from bench.errors import UserError
 from bench.executors.simulated import SimulatedExecutor
 from bench.objective import Objective
 from bench.records import OK, Task
+from bench.seeding import derive_uniform
 from objectives.synthetic import SyntheticObjective
 
 BRANIN_SPACE = {
@@ -172,8 +173,8 @@ def test_every_distribution_has_mean_one(kind):
     assert x.min() >= 0
 
 
-def test_unit_uniform_is_uniform():
-    u = np.array([unit_uniform(0, i, 0) for i in range(20_000)])
+def test_derived_uniform_is_uniform():
+    u = np.array([derive_uniform(0, i, 0) for i in range(20_000)])
     assert u.min() > 0 and u.max() < 1
     counts, _ = np.histogram(u, bins=10, range=(0, 1))
     assert counts.min() > 1800 and counts.max() < 2200  # 2000 ± 4.5 sd

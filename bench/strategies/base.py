@@ -8,13 +8,13 @@ Caches (a warm-started GP) are allowed where they do not change that.
 from __future__ import annotations
 
 import abc
-import hashlib
 import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from bench.errors import UserError
+from bench.seeding import derive_seed
 from bench.space import Space
 
 
@@ -100,9 +100,8 @@ class Strategy(abc.ABC):
         """
 
     def rng_seed(self, history: History, pending: np.ndarray, salt: str = "") -> int:
-        """A seed that depends only on the run's seed and how far the run has come."""
-        key = f"{self.seed}:{history.n_tried}:{len(pending)}:{salt}".encode()
-        return int.from_bytes(hashlib.sha256(key).digest()[:4], "little")
+        """A seed that depends only on the run's seed and how far the run has come (32 bits)."""
+        return derive_seed(self.seed, history.n_tried, len(pending), salt, bits=32)
 
     def rng(self, history: History, pending: np.ndarray, salt: str = "") -> np.random.Generator:
         return np.random.default_rng(self.rng_seed(history, pending, salt))

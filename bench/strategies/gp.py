@@ -35,6 +35,7 @@ from gpytorch.mlls import ExactMarginalLogLikelihood
 from torch import Tensor
 
 from bench.errors import UserError
+from bench.seeding import derive_seed
 from bench.space import Space
 from bench.strategies.base import History, Strategy
 from bench.strategies.base import sobol_points as base_sobol
@@ -48,12 +49,6 @@ WORKSHEET_NOISE = 0.05
 
 #: Fewer finished points than this and a strategy proposes Sobol points instead.
 MIN_POINTS = 2
-
-
-def derived_seed(*parts: Any) -> int:
-    """A 31-bit seed from any printable parts (stable across processes, unlike ``hash``)."""
-    key = ":".join(map(str, parts)).encode()
-    return int.from_bytes(hashlib.sha256(key).digest()[:4], "little") & 0x7FFFFFFF
 
 
 @contextmanager
@@ -224,7 +219,7 @@ class GPModelCache:
                 gp = build_gp(X[:m], Y[:m])
                 if parent is not None:
                     gp.load_state_dict(parent.state, strict=False)
-                fit_hyperparameters(gp, derived_seed(self.seed, "fit", m))
+                fit_hyperparameters(gp, derive_seed(self.seed, "fit", m))
                 self.n_fits += 1
                 fit = _Fit(m, digest, _hyper_state(gp))
                 self._fits[m] = fit

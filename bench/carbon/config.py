@@ -1,8 +1,9 @@
 """The ``carbon:`` config: which method measures CO2, the grid's intensity, PUE and hardware power.
 
 :func:`parse_carbon_config` checks every field (raising :class:`~bench.errors.UserError` naming
-it) and resolves the carbon intensity once, in the driver, so that every worker and the driver
-use the same g CO2e/kWh whichever method measures the energy. See ``docs/carbon.md``.
+it) and resolves the carbon intensity, once per run (in :func:`bench.build.build`), into a
+:class:`CarbonSettings` that is then passed around: every worker and the driver use the same
+g CO2e/kWh whichever method measures the energy. See ``docs/carbon.md``.
 """
 
 from __future__ import annotations
@@ -182,6 +183,11 @@ def country_intensity(country_iso_code: str, region: str | None = None) -> float
         return float(Emissions(source).get_region_emissions(one_kwh, geo)) * 1000.0
     except Exception as exc:
         raise UserError(f"carbon.region: codecarbon has no data for {region!r} in {code} ({exc})") from None
+
+
+def as_settings(carbon: CarbonSettings | Mapping[str, Any] | None) -> CarbonSettings:
+    """``carbon`` itself if already parsed, else :func:`parse_carbon_config` of it."""
+    return carbon if isinstance(carbon, CarbonSettings) else parse_carbon_config(carbon)
 
 
 def parse_carbon_config(cfg: Mapping[str, Any] | None) -> CarbonSettings:

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
-
-from bench.executors.base import MeterFactory
+from bench.carbon.config import CarbonSettings
+from bench.carbon.meter import DriverMeter, MeterFactory
 
 
 @dataclass
@@ -25,27 +24,40 @@ class DecisionEnergy:
 class Meters:
     """The run's energy accounting: a factory for worker meters and the driver's own meter.
 
-    Nothing is accumulated here: each decision's energy goes into the journal with its
-    ``submit`` records, so totals are derived from the journal and survive a resume.
+    Built by :func:`bench.build.build` from the parsed ``carbon:`` config, without starting
+    anything (so that a pre-check may build every job's parts); the driver calls :meth:`open`
+    to build its own meter in its process. Nothing is accumulated here: each decision's energy
+    goes into the journal with its ``submit`` records, so totals are derived from the journal
+    (:func:`totals`) and survive a resume.
+
+    Attributes:
+        settings: the parsed ``carbon:`` config; None (no ``carbon:`` node) or ``method: off``
+            measures nothing.
+        simulated: the executor's clock is simulated (worker meters then charge the durations
+            they are given; the driver's decisions are always on the real clock).
+        driver_meter: the driver's meter once :meth:`open` has built it.
     """
 
-    worker_factory: MeterFactory | None = None
-    driver_meter: Any = None
+    settings: CarbonSettings | None = None
+    simulated: bool = False
+    driver_meter: DriverMeter | None = field(default=None, compare=False)
 
-    @classmethod
-    def from_config(cls, cfg: DictConfig, simulated: bool) -> Meters:
-        node = cfg.get("carbon")
-        if node is None:
-            return cls()
-        carbon_cfg = OmegaConf.to_container(node, resolve=True)
-        if not isinstance(carbon_cfg, dict) or carbon_cfg.get("method", "auto") == "off":
-            return cls()
-        from bench import carbon
+    @property
+    def enabled(self) -> bool:
+        return self.settings is not None and self.settings.enabled
 
-        return cls(
-            worker_factory=carbon.meter_factory(carbon_cfg, simulated=simulated),
-            driver_meter=carbon.driver_meter(carbon_cfg),
-        )
+    @property
+    def worker_factory(self) -> MeterFactory | None:
+        """The picklable factory each executor calls once per worker process (None when off)."""
+        if self.settings is None or not self.settings.enabled:
+            return None
+        return MeterFactory(self.settings, bool(self.simulated))
+
+    def open(self) -> Meters:
+        """Builds the driver's meter in this process (it may start codecarbon here); idempotent."""
+        if self.settings is not None and self.settings.enabled and self.driver_meter is None:
+            self.driver_meter = DriverMeter(self.settings)
+        return self
 
     @contextlib.contextmanager
     def driver_span(self) -> Iterator[DecisionEnergy]:

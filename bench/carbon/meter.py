@@ -1,19 +1,7 @@
-"""CO2 of every evaluation and of the driver's own decisions.
+"""Meters: the one per worker process (via a picklable :class:`MeterFactory`) and the driver's.
 
-The driver turns its ``carbon:`` config into a picklable factory with :func:`meter_factory`;
-every executor calls the factory once per worker process and passes the meter to
-:func:`bench.evaluate.evaluate`. Which method measured a span is recorded with it
-(``Outcome.carbon_method``):
-
-- ``codecarbon:<cpu>[+gpu]``: codecarbon's offline tracker, e.g. ``codecarbon:rapl`` (read from
-  the CPU's energy counters) or ``codecarbon:tdp-model`` (codecarbon's TDP × CPU-load model);
-- ``green-algorithms``: the Green Algorithms formula on the real clock;
-- ``simulated:green-algorithms``: the formula applied to the simulated duration.
-
-``method: auto`` uses codecarbon where it reads power from the hardware (RAPL, powermetrics,
-a GPU...) and the Green Algorithms formula where codecarbon could only model it. The driver
-charges its decision time with a :class:`DriverMeter` (:func:`driver_meter`). See
-``docs/carbon.md``.
+:func:`build_meter` picks codecarbon or the Green Algorithms formula for a
+:class:`~bench.carbon.config.CarbonSettings`; see :mod:`bench.carbon` for the methods.
 """
 
 from __future__ import annotations
@@ -24,30 +12,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from bench.carbon_config import CarbonSettings, parse_carbon_config
-from bench.carbon_green import (
-    GREEN_ALGORITHMS,
-    SIMULATED_GREEN_ALGORITHMS,
-    GreenAlgorithmsMeter,
-    co2_kg,
-    green_algorithms_energy_kwh,
-)
+from bench.carbon.config import CarbonSettings, as_settings
+from bench.carbon.green import GreenAlgorithmsMeter
 from bench.evaluate import Meter
 
-__all__ = [
-    "GREEN_ALGORITHMS",
-    "SIMULATED_GREEN_ALGORITHMS",
-    "CarbonSettings",
-    "DriverMeter",
-    "GreenAlgorithmsMeter",
-    "MeterFactory",
-    "build_meter",
-    "co2_kg",
-    "driver_meter",
-    "green_algorithms_energy_kwh",
-    "meter_factory",
-    "parse_carbon_config",
-]
+#: A ``carbon:`` config, parsed (:class:`CarbonSettings`) or not (a mapping, OmegaConf or plain).
+CarbonConfig = CarbonSettings | Mapping[str, Any] | None
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +36,7 @@ def build_meter(settings: CarbonSettings, simulated: bool = False) -> Meter | No
     if simulated or settings.method == "green_algorithms":
         return ga
     try:
-        from bench.carbon_codecarbon import CodecarbonMeter
+        from bench.carbon.codecarbon_meter import CodecarbonMeter
 
         meter = CodecarbonMeter(settings)
     except Exception as exc:
@@ -89,24 +59,24 @@ class MeterFactory:
         return build_meter(self.settings, self.simulated)
 
 
-def meter_factory(carbon_cfg: Mapping[str, Any] | None, simulated: bool = False) -> Callable[[], Meter | None] | None:
-    """Checks the ``carbon:`` config and returns a factory of meters, or None for ``method: off``.
+def meter_factory(carbon_cfg: CarbonConfig, simulated: bool = False) -> Callable[[], Meter | None] | None:
+    """A factory of meters for the ``carbon:`` config, or None for ``method: off``.
 
     Args:
-        carbon_cfg: the ``carbon:`` mapping (OmegaConf or plain).
+        carbon_cfg: the parsed settings, or a ``carbon:`` mapping (OmegaConf or plain) to check.
         simulated: the executor's clock is simulated: meters then charge the duration given to
             ``stop`` under the declared Green Algorithms model, and ``start`` is optional.
 
     Raises:
-        UserError: a field of the config is wrong (before any work is done).
+        UserError: a field of an unparsed config is wrong (before any work is done).
     """
-    settings = parse_carbon_config(carbon_cfg)
+    settings = as_settings(carbon_cfg)
     if not settings.enabled:
         return None
     return MeterFactory(settings, bool(simulated))
 
 
-def driver_meter(carbon_cfg: Mapping[str, Any] | None, simulated: bool = False) -> DriverMeter | None:
+def driver_meter(carbon_cfg: CarbonConfig, simulated: bool = False) -> DriverMeter | None:
     """The driver's meter for a ``carbon:`` config (None for ``method: off``).
 
     Its ``start()``/``stop(duration_s) -> (energy_kwh, co2_kg, method)`` bracket each decision;
@@ -147,9 +117,9 @@ class DriverMeter:
         self.methods: Counter[str] = Counter()
 
     @classmethod
-    def from_config(cls, carbon_cfg: Mapping[str, Any] | None, simulated: bool = False) -> DriverMeter | None:
-        """A driver meter for a ``carbon:`` config, None for ``method: off``."""
-        settings = parse_carbon_config(carbon_cfg)
+    def from_config(cls, carbon_cfg: CarbonConfig, simulated: bool = False) -> DriverMeter | None:
+        """A driver meter for a ``carbon:`` config (parsed or not), None for ``method: off``."""
+        settings = as_settings(carbon_cfg)
         return cls(settings, simulated) if settings.enabled else None
 
     def start(self) -> None:

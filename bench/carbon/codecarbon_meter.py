@@ -18,8 +18,8 @@ import logging
 import math
 from typing import Any
 
-from bench.carbon_config import CarbonSettings, quiet_codecarbon
-from bench.carbon_green import GREEN_ALGORITHMS, GreenAlgorithmsMeter
+from bench.carbon.config import CarbonSettings, quiet_codecarbon
+from bench.carbon.green import GREEN_ALGORITHMS, GreenAlgorithmsMeter
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import time
 
-from bench.carbon_config import GreenAlgorithmsModel
+from bench.carbon.config import GreenAlgorithmsModel
 
 GREEN_ALGORITHMS = "green-algorithms"
 SIMULATED_GREEN_ALGORITHMS = "simulated:green-algorithms"
