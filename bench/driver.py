@@ -150,6 +150,7 @@ class Driver:
                 wall_time=time.time(),
                 versions=versions(),
                 git_commit=git_commit(),
+                optimum=self.objective.optimum,
             )
             self.state.apply(self.journal.records[-1])
             self._start_executor(origin)

@@ -1,0 +1,28 @@
+"""The files of a run folder and how its derived files are written."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from bench.journal import JOURNAL, SETASIDE
+
+#: The journal (the source of truth), one row per finished evaluation, and the run's totals.
+RESULTS = "results.csv"
+SUMMARY = "summary.json"
+#: Hydra's copy of the composed config, in the run folder.
+HYDRA_CONFIG = ".hydra/config.yaml"
+HYDRA_META = ".hydra/hydra.yaml"
+RUN_FILES = (RESULTS, JOURNAL, SUMMARY)
+
+__all__ = ["HYDRA_CONFIG", "HYDRA_META", "JOURNAL", "RESULTS", "RUN_FILES", "SETASIDE", "SUMMARY", "atomic_write"]
+
+
+def atomic_write(path: Path, text: str) -> None:
+    """Writes ``text`` to a temporary file, then renames it: a reader never sees half a file."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
