@@ -4,9 +4,10 @@
   strategy, mean ± SE over seeds (see :mod:`analysis.metrics`);
 - Figure 1 of the worksheet: negative train/test accuracy and the value against the learning
   rate of a grid run;
-- for a 1-D run, a BoTorch ``SingleTaskGP`` refitted on the first k points with its posterior
-  and LogEI (what GPyOpt's ``plot_acquisition`` shows), and the convergence plot (distance
-  between consecutive points, best value; GPyOpt's ``plot_convergence``);
+- for a 1-D run, a BoTorch ``SingleTaskGP`` fitted on the journal's unit-cube points of the
+  first k evaluations, with its posterior and LogEI (what GPyOpt's ``plot_acquisition``
+  shows), and the convergence plot (distance between consecutive points, best value so far;
+  GPyOpt's ``plot_convergence``);
 - the CNN's training and validation loss per epoch.
 """
 
@@ -32,6 +33,8 @@ from matplotlib.ticker import MaxNLocator
 
 from analysis.load import Loaded, Run
 from analysis.metrics import AXES, aggregate, curves
+from bench.errors import UserError
+from bench.run_folder import UNIT_POINT
 
 FORMATS = ("png", "pdf")
 
@@ -245,8 +248,13 @@ def fit_gp_1d(x_unit: np.ndarray, y: np.ndarray, grid: np.ndarray) -> tuple[np.n
     return mean, std, logei
 
 
-def _unit_mapper(run: Run, col: str, values: np.ndarray) -> tuple[Any, Any, bool, str]:
-    """Maps the parameter to [0, 1] and back: via the run's space if known, else min-max."""
+def _shown_scale(run: Run, col: str) -> tuple[Any, bool, str]:
+    """How a unit-cube coordinate is drawn: on the parameter's scale via the run's space, else as is.
+
+    Returns:
+        a function from unit values to what the x axis shows, whether that axis is logarithmic,
+        and the axis label.
+    """
     name = col[len("param.") :]
     space = run.meta.get("space")
     if isinstance(space, dict) and set(space) == {name}:
@@ -254,23 +262,17 @@ def _unit_mapper(run: Run, col: str, values: np.ndarray) -> tuple[Any, Any, bool
             from bench.space import Space
 
             p = Space.from_config(space).params[0]
-            if p.type != "categorical":
-                return (
-                    lambda v: np.array([p.to_unit(x) for x in v]),
-                    lambda u: np.array([p.from_unit(x) for x in u], dtype=float),
-                    bool(p.log),
-                    "space",
-                )
-        except Exception:
-            pass
-    lo, hi = float(np.nanmin(values)), float(np.nanmax(values))
-    hi = hi if hi > lo else lo + 1.0
-    return (
-        lambda v: (np.asarray(v, dtype=float) - lo) / (hi - lo),
-        lambda u: lo + np.asarray(u, dtype=float) * (hi - lo),
-        False,
-        "observed range",
-    )
+        except UserError:
+            p = None
+        if p is not None and p.type != "categorical":
+            label = name + (" (log scale)" if p.log else "")
+            return (lambda u: np.array([p.from_unit(x) for x in u], dtype=float)), bool(p.log), label
+    return (lambda u: np.asarray(u, dtype=float)), False, f"{name} (unit scale)"
+
+
+def _unit_x(ev: pd.DataFrame) -> np.ndarray:
+    """The journal's unit-cube point of each (1-D) evaluation."""
+    return np.array([float(x[0]) for x in ev[UNIT_POINT]], dtype=float)
 
 
 def _first_runs_1d(loaded: Loaded) -> list[tuple[Run, str]]:
@@ -291,13 +293,18 @@ def _first_runs_1d(loaded: Loaded) -> list[tuple[Run, str]]:
 
 
 def gp_figures(loaded: Loaded, out_dir: Path, notes: list[str], step: int | None = None) -> list[Figure]:
-    """For each 1-D objective × strategy (lowest seed): GP + LogEI at step k, and convergence."""
+    """For each 1-D objective × strategy (lowest seed): GP + LogEI at step k, and convergence.
+
+    The GP is fitted on the unit-cube points the journal recorded (``x``), as the strategy saw them.
+    """
     _theme()
     figures = []
     for run, col in _first_runs_1d(loaded):
+        if UNIT_POINT not in run.evals:
+            notes.append(f"{run.meta['run']}: no journal, so no unit-cube points: no 1-D model figures")
+            continue
         ev = run.evals.sort_values("eval_id", kind="stable").reset_index(drop=True)
-        x_all = pd.to_numeric(ev[col], errors="coerce").to_numpy(dtype=float)
-        to_unit, from_unit, log_x, how = _unit_mapper(run, col, x_all)
+        shown, log_x, xlabel = _shown_scale(run, col)
         objective, label = run.meta["objective"], run.meta["label"]
         name = f"{_slug(objective)}_{_slug(label)}_seed{_slug(str(run.meta['seed']))}"
         ok = ev[ev["ok"]]
@@ -307,27 +314,27 @@ def gp_figures(loaded: Loaded, out_dir: Path, notes: list[str], step: int | None
             notes.append(f"{run.meta['run']}: fewer than 2 usable points at step {step}: no GP figure")
         else:
             first = ok.iloc[:k]
-            xu = to_unit(pd.to_numeric(first[col]).to_numpy(dtype=float))
+            xu = _unit_x(first)
             grid = np.linspace(0.0, 1.0, 201)
             mean, std, logei = fit_gp_1d(xu, first["value"].to_numpy(dtype=float), grid)
-            xg = from_unit(grid)
+            xg = shown(grid)
             later = ev[ev["eval_id"] > first["eval_id"].max()]
             fig, (ax1, ax2) = plt.subplots(
                 2, 1, figsize=(6.4, 6.0), sharex=True, height_ratios=(2, 1), layout="constrained"
             )
             ax1.plot(xg, mean, color="C0", label="posterior mean")
             ax1.fill_between(xg, mean - 2 * std, mean + 2 * std, color="C0", alpha=0.2, linewidth=0, label="± 2 sd")
-            ax1.scatter(first[col], first["value"], color="k", s=18, zorder=3, label=f"first {k} points")
+            ax1.scatter(shown(xu), first["value"], color="k", s=18, zorder=3, label=f"first {k} points")
             if len(later):
-                nxt = later.iloc[0]
-                ax1.axvline(float(nxt[col]), color="C3", ls="--", lw=1, label="next point")
-                ax2.axvline(float(nxt[col]), color="C3", ls="--", lw=1)
+                nxt = float(shown(_unit_x(later.iloc[:1]))[0])
+                ax1.axvline(nxt, color="C3", ls="--", lw=1, label="next point")
+                ax2.axvline(nxt, color="C3", ls="--", lw=1)
             ax2.plot(xg, logei, color="C2")
             top = float(np.max(logei))
             ax2.set_ylim(max(float(np.min(logei)), top - 12.0) - 0.5, top + 1.0)  # LogEI dives far below
             ax2.axvline(xg[int(np.argmax(logei))], color="C2", ls=":", lw=1, label="LogEI maximum")
             ax2.set_ylabel("LogEI")
-            ax2.set_xlabel(col[len("param.") :] + (" (log scale)" if log_x else ""))
+            ax2.set_xlabel(xlabel)
             ax2.legend(fontsize="small")
             ax1.set_ylabel("value")
             ax1.legend(fontsize="small")
@@ -339,22 +346,20 @@ def gp_figures(loaded: Loaded, out_dir: Path, notes: list[str], step: int | None
                     "1-D model and acquisition",
                     f"{objective}, {label}: GP and LogEI at step {k}",
                     _save(fig, out_dir, f"{name}_gp_step{k}"),
-                    f"BoTorch SingleTaskGP refitted on the first {k} usable points of {run.meta['run']} "
-                    f"(x scaled to [0, 1] by the {how}); LogEI of the next point, minimising.",
+                    f"BoTorch SingleTaskGP fitted on the first {k} usable points of {run.meta['run']} "
+                    "(their unit-cube x from the journal); LogEI of the next point, minimising.",
                 )
             )
-        figures.append(_convergence_plot(ev, col, to_unit, run, out_dir, name))
+        figures.append(_convergence_plot(run, out_dir, name))
     return figures
 
 
-def _convergence_plot(ev: pd.DataFrame, col: str, to_unit: Any, run: Run, out_dir: Path, name: str) -> Figure:
-    """GPyOpt's convergence plot: distance between consecutive points, and the best value."""
-    xu = to_unit(pd.to_numeric(ev[col], errors="coerce").to_numpy(dtype=float))
-    dist = np.abs(np.diff(xu))
-    usable = ev["value"].where(ev["ok"], np.inf).to_numpy(dtype=float)
-    best = np.minimum.accumulate(usable)
-    best[~np.isfinite(best)] = np.nan
-    it = np.arange(1, len(ev) + 1)
+def _convergence_plot(run: Run, out_dir: Path, name: str) -> Figure:
+    """GPyOpt's convergence plot: distance between consecutive points, and the best value so far."""
+    ev = run.evals  # in the order evaluations finished, as the run folder records them
+    dist = np.abs(np.diff(_unit_x(ev)))
+    best = ev["best_so_far"].to_numpy(dtype=float)
+    it = ev["n"].to_numpy()
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.8), layout="constrained")
     for ax in (ax1, ax2):
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -371,7 +376,7 @@ def _convergence_plot(ev: pd.DataFrame, col: str, to_unit: Any, run: Run, out_di
         "1-D model and acquisition",
         f"{run.meta['objective']}, {run.meta['label']}: convergence",
         _save(fig, out_dir, name + "_convergence"),
-        "Iterations in submission order (eval_id).",
+        "Iterations in the order the evaluations finished; x on the unit cube, as the journal records it.",
     )
 
 

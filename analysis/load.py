@@ -1,14 +1,15 @@
 """Loads run folders into one tidy frame, reading only JSON, CSV and YAML (never pickles).
 
-A run folder holds ``results.csv``, ``journal.jsonl``, ``summary.json`` and ``.hydra/``;
-any folder given is searched for run folders (a Hydra multirun folder holds one per job). A
-partial run (no ``summary.json``) is derived from ``results.csv``, or from ``journal.jsonl``
-when that is missing too. Whatever is left out is said in :attr:`Loaded.notes`.
+Each run folder is read by :func:`bench.run_folder.read_run`, the reader the driver resumes
+with: the journal (live or finished), the state replayed from it, then the rows of
+results.csv rebuilt from that state (results.csv itself only where there is no usable
+journal). Best so far, regret, the optimum and each evaluation's unit point are taken from
+the run folder, never worked out again. Any folder given is searched for run folders (a
+Hydra multirun folder holds one per job); whatever is left out is said in :attr:`Loaded.notes`.
 """
 
 from __future__ import annotations
 
-import json
 import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -18,26 +19,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from bench.errors import UserError
 from bench.records import OK
-
-RUN_FILES = ("results.csv", "journal.jsonl", "summary.json")
-NUMERIC = (
-    "eval_id",
-    "value",
-    "attempt",
-    "t_submit",
-    "t_start",
-    "t_end",
-    "duration_s",
-    "decision_s",
-    "energy_kwh",
-    "co2_kg",
-    "regret",
-    "best_so_far",
-)
+from bench.run_folder import RUN_FILES, RunFolder, read_run
 
 
 @dataclass
@@ -77,14 +62,6 @@ def find_run_folders(path: Path) -> list[Path]:
     return found
 
 
-def _read_json(path: Path) -> Any:
-    return json.loads(path.read_text())
-
-
-def _read_yaml(path: Path) -> Any:
-    return yaml.safe_load(path.read_text())
-
-
 def _get(d: Any, *keys: str) -> Any:
     for key in keys:
         if not isinstance(d, dict) or key not in d:
@@ -106,170 +83,30 @@ def _finite(x: Any) -> float | None:
     return f if math.isfinite(f) else None
 
 
-def _journal_events(path: Path, notes: list[str]) -> list[dict[str, Any]]:
-    events, bad = [], 0
-    for line in path.read_text().splitlines():
-        if not line.strip():
-            continue
-        try:
-            event = json.loads(line)
-        except json.JSONDecodeError:
-            bad += 1
-            continue
-        if isinstance(event, dict):
-            events.append(event)
-    if bad:
-        notes.append(f"{path}: {bad} unreadable line(s) skipped (a run cut off while writing?)")
-    return events
+def _evals(folder: RunFolder) -> pd.DataFrame:
+    """The run folder's rows, in the order they finished, with what analysis adds to them.
 
-
-def _rows_from_journal(events: Sequence[dict[str, Any]]) -> pd.DataFrame:
-    """One row per final result, in the layout of results.csv."""
-    submits: dict[Any, dict[str, Any]] = {}
-    finals: dict[Any, dict[str, Any]] = {}
-    for ev in events:
-        kind = ev.get("event", ev.get("type"))
-        if kind == "submit":
-            submits[ev.get("eval_id")] = ev
-        elif kind == "result" and ev.get("final", True):
-            finals[ev.get("eval_id")] = ev
-    rows = []
-    for eval_id, res in finals.items():
-        sub = submits.get(eval_id, {})
-        row: dict[str, Any] = {
-            k: res.get(k)
-            for k in (
-                "eval_id",
-                "status",
-                "value",
-                "worker",
-                "job_id",
-                "attempt",
-                "t_start",
-                "t_end",
-                "energy_kwh",
-                "co2_kg",
-                "carbon_method",
-                "message",
-            )
-        }
-        row["t_submit"] = sub.get("t_submit")
-        row["decision_s"] = sub.get("decision_s")
-        for name, v in (sub.get("params") or {}).items():
-            row[f"param.{name}"] = v
-        for name, v in (res.get("metrics") or {}).items():
-            row[f"metric.{name}"] = json.dumps(v) if isinstance(v, list | dict) else v
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
-def _coerce(df: pd.DataFrame) -> pd.DataFrame:
-    df = df.copy()
-    for col in NUMERIC:
-        if col in df:
-            df[col] = pd.to_numeric(df[col], errors="coerce")
-    for col in [c for c in df.columns if c.startswith(("metric.", "param."))]:
-        numeric = pd.to_numeric(df[col], errors="coerce")
-        if numeric.notna().sum() == df[col].notna().sum():  # keep text (lists, categories)
-            df[col] = numeric
-    if "status" not in df:
-        df["status"] = OK
-    df["status"] = df["status"].astype(str)
-    if "duration_s" not in df and {"t_start", "t_end"} <= set(df.columns):
-        df["duration_s"] = df["t_end"] - df["t_start"]
-    return df
-
-
-def _derive(df: pd.DataFrame, optimum: float | None) -> pd.DataFrame:
-    """Completion order ``n``, ``ok``, best so far, regret and cumulative CO2 of one run."""
-    if "t_end" not in df:
-        df["t_end"] = np.nan
-    df = df.sort_values(["t_end", "eval_id"], na_position="last", kind="stable").reset_index(drop=True)
+    ``best_so_far``, ``regret`` and the unit point ``x`` are the run folder's own; added are the
+    completion count ``n``, ``ok`` (a usable value) and the cumulative CO2 ``co2_cum``.
+    """
+    df = folder.frame().reset_index(drop=True)
     df["n"] = np.arange(1, len(df) + 1)
-    value = pd.to_numeric(df.get("value"), errors="coerce") if "value" in df else pd.Series(np.nan, index=df.index)
-    df["value"] = value.where(np.isfinite(value))
+    df["value"] = df["value"].where(np.isfinite(df["value"]))
     df["ok"] = (df["status"] == OK) & df["value"].notna()
-    df["best"] = _running_min(df["value"].where(df["ok"]))
-    # Regret follows the driver: the best noise-free value (metric.true_value) where there is one.
-    truth = df["value"]
-    if "metric.true_value" in df:
-        true = pd.to_numeric(df["metric.true_value"], errors="coerce")
-        truth = true.where(true.notna(), df["value"])
-    df["best_true"] = _running_min(truth.where(df["ok"]))
-    df["regret"] = df["best_true"] - optimum if optimum is not None else np.nan
-    co2 = pd.to_numeric(df["co2_kg"], errors="coerce") if "co2_kg" in df else pd.Series(np.nan, index=df.index)
-    df["co2_kg"] = co2
+    co2 = df["co2_kg"]
     df["co2_cum"] = co2.fillna(0.0).cumsum() if co2.notna().any() else np.nan
     return df
 
 
-def _running_min(values: pd.Series) -> np.ndarray:
-    usable = pd.to_numeric(values, errors="coerce").fillna(np.inf).to_numpy(dtype=float)
-    best = np.minimum.accumulate(usable) if len(usable) else usable
-    return np.where(np.isfinite(best), best, np.nan)
-
-
-def _optimum_from_results(df: pd.DataFrame) -> float | None:
-    """optimum = best (noise-free) value so far - regret, from results.csv's own columns."""
-    if "regret" not in df:
-        return None
-    ok = (df["status"] == OK) & np.isfinite(pd.to_numeric(df.get("value"), errors="coerce"))
-    truth = df["value"]
-    if "metric.true_value" in df:
-        true = pd.to_numeric(df["metric.true_value"], errors="coerce")
-        truth = true.where(true.notna(), df["value"])
-    diff = pd.Series(_running_min(truth.where(ok)), index=df.index) - df["regret"]
-    diff = diff.dropna()
-    return float(diff.iloc[0]) if len(diff) else None
-
-
 def load_run(path: Path, notes: list[str]) -> Run | None:
-    """Loads one run folder, or returns None with the reason in ``notes``."""
-    summary: dict[str, Any] = {}
-    if (path / "summary.json").is_file():
-        try:
-            summary = _read_json(path / "summary.json") or {}
-        except (OSError, ValueError) as exc:
-            notes.append(f"{path}: summary.json unreadable ({exc}); treated as a partial run")
-        if not isinstance(summary, dict):
-            notes.append(f"{path}: summary.json is not a JSON object; treated as a partial run")
-            summary = {}
-    config = choices = None
-    try:
-        if (path / ".hydra" / "config.yaml").is_file():
-            config = _read_yaml(path / ".hydra" / "config.yaml")
-        if (path / ".hydra" / "hydra.yaml").is_file():
-            choices = _get(_read_yaml(path / ".hydra" / "hydra.yaml"), "hydra", "runtime", "choices")
-    except (OSError, yaml.YAMLError) as exc:
-        notes.append(f"{path}: .hydra config unreadable ({exc})")
-    events: list[dict[str, Any]] = []
-    if (path / "journal.jsonl").is_file():
-        try:
-            events = _journal_events(path / "journal.jsonl", notes)
-        except OSError as exc:
-            notes.append(f"{path}: journal.jsonl unreadable ({exc})")
-    start = next((e for e in events if e.get("event", e.get("type")) == "start"), {})
-    if config is None and isinstance(start.get("config"), dict):
-        config = start["config"]
-
-    df, source = None, None
-    if (path / "results.csv").is_file():
-        try:
-            df, source = pd.read_csv(path / "results.csv"), "results.csv"
-        except (OSError, ValueError, pd.errors.ParserError) as exc:
-            notes.append(f"{path}: results.csv unreadable ({type(exc).__name__}); trying journal.jsonl")
-    if events:
-        # The journal is the source of truth and runs ahead of results.csv (refreshed every few
-        # seconds) while a run is being written: take it when it knows more.
-        journal_df = _rows_from_journal(events)
-        if df is None or len(journal_df) > len(df):
-            if df is not None:
-                notes.append(f"{path}: results.csv is behind the journal (a run in progress?); read journal.jsonl")
-            df, source = journal_df, "journal.jsonl"
-    if df is None or df.empty:
+    """Loads one run folder (see :func:`bench.run_folder.read_run`), or returns None with the reason in ``notes``."""
+    folder = read_run(path)
+    notes.extend(folder.notes)
+    if not folder.rows:
         notes.append(f"{path}: left out, no finished evaluations")
         return None
-    df = _coerce(df)
+    df = _evals(folder)
+    summary, config, choices = folder.summary, folder.config, folder.choices
 
     def pick(*values: Any) -> Any:
         return next((v for v in values if v is not None and v != ""), None)
@@ -287,10 +124,7 @@ def load_run(path: Path, notes: list[str]) -> Run | None:
     executor = pick(
         _get(choices, "executor"), summary.get("executor"), _target_name(_get(config, "executor")), "unknown"
     )
-    optimum = _finite(summary.get("optimum"))
-    if optimum is None:
-        optimum = _optimum_from_results(df)
-    clock = pick(summary.get("clock"), start.get("clock"), "simulated" if "sim" in str(executor).lower() else "wall")
+    clock = pick(summary.get("clock"), "simulated" if "sim" in str(executor).lower() else "wall")
     meta: dict[str, Any] = {
         "run": str(path),
         "objective": str(objective),
@@ -300,14 +134,13 @@ def load_run(path: Path, notes: list[str]) -> Run | None:
         "arm": pick(_get(choices, "arm"), summary.get("arm")),
         "mode": str(pick(summary.get("mode"), _get(config, "mode"), "sync")),
         "workers": int(pick(_finite(summary.get("workers")), _finite(_get(config, "workers")), 1)),
-        "seed": pick(summary.get("seed"), _get(config, "seed"), start.get("seed")),
+        "seed": pick(summary.get("seed"), _get(config, "seed"), folder.start.get("seed")),
         "clock": str(clock),
-        "optimum": optimum,
-        "complete": bool(summary) and (not events or events[-1].get("event") == "end"),
-        "source": source,
+        "optimum": folder.optimum,
+        "complete": folder.complete,
+        "source": folder.source,
         "space": _get(config, "objective", "space"),
     }
-    df = _derive(df, optimum)
     meta["n_evals"] = len(df)
     meta["n_failed"] = int((~df["ok"]).sum())
     last_t = float(df["t_end"].max()) if df["t_end"].notna().any() else math.nan
@@ -318,8 +151,8 @@ def load_run(path: Path, notes: list[str]) -> Run | None:
         else (elapsed if elapsed is not None else last_t)
     )
     utilisation = _finite(summary.get("utilisation"))
-    if utilisation is None and {"t_start", "t_end"} <= set(df.columns) and meta["elapsed_s"]:
-        busy = (df["t_end"] - df["t_start"]).clip(lower=0).sum()
+    if utilisation is None and meta["elapsed_s"]:
+        busy = df["duration_s"].clip(lower=0).sum()
         utilisation = float(busy / (meta["workers"] * meta["elapsed_s"])) if meta["elapsed_s"] > 0 else None
     meta["utilisation"] = utilisation
     co2_total = summary.get("co2_kg")
@@ -328,7 +161,7 @@ def load_run(path: Path, notes: list[str]) -> Run | None:
     if co2_total is None and df["co2_kg"].notna().any():
         co2_total = float(df["co2_kg"].sum())
     meta["co2_kg"] = co2_total
-    methods = df["carbon_method"].dropna().astype(str) if "carbon_method" in df else pd.Series([], dtype=str)
+    methods = df["carbon_method"].dropna().astype(str)
     meta["carbon_method"] = ", ".join(sorted(set(methods))) or None
     return Run(path=path, meta=meta, evals=df)
 

@@ -82,7 +82,7 @@ def make_grid(extents: Sequence[float], axis: str) -> np.ndarray:
 
 
 def curves(frame: pd.DataFrame, runs: pd.DataFrame, axis: str, y: str = "best") -> pd.DataFrame:
-    """Every run's ``y`` (``best`` or ``regret``) on its objective's common grid, long format.
+    """Every run's ``y`` (``best``: best so far, or ``regret``) on its objective's common grid, long format.
 
     Returns:
         columns objective, label, run, x, y.
@@ -103,12 +103,12 @@ def curves(frame: pd.DataFrame, runs: pd.DataFrame, axis: str, y: str = "best") 
                 .dropna(subset=["_x"])
                 .sort_values("_x", kind="stable")
             )
-            yv = df["best"].to_numpy(dtype=float)
             if y == "regret":
                 opt = obj_runs.at[run, "optimum"]
                 if opt is None or not math.isfinite(float(opt)):
                     continue
-                yv = yv - float(opt)
+            # Both are the run folder's running values: best_so_far, and regret (noise-free best - optimum).
+            yv = df["best_so_far" if y == "best" else "regret"].to_numpy(dtype=float)
             stop = math.inf if bool(obj_runs.at[run, "complete"]) else extents[run]
             values = step_best(df["_x"].to_numpy(dtype=float), yv, grid, stop)
             rows.append(
@@ -222,7 +222,7 @@ def time_to_target(
     """
     if not math.isfinite(target) or evals.empty:
         return math.nan, math.nan, math.nan, False
-    hit = evals.index[evals["best"] <= target]
+    hit = evals.index[evals["best_so_far"] <= target]
     reached = bool(len(hit))
     row = evals.loc[hit[0]] if reached else evals.iloc[-1]
     co2 = row.get("co2_cum", math.nan)
@@ -277,7 +277,7 @@ def summary_table(
             for run, elapsed in zip(lab_runs["run"], lab_runs["elapsed_s"], strict=True):
                 ev = frame[frame["run"] == run]
                 ttt.append(time_to_target(ev, target, elapsed))
-                finals.append(ev["best"].iloc[-1] if len(ev) else math.nan)
+                finals.append(ev["best_so_far"].iloc[-1] if len(ev) else math.nan)
                 regrets.append(ev["regret"].iloc[-1] if len(ev) else math.nan)
             reached = np.array([t[3] for t in ttt], dtype=bool)
             ttt_arr = np.array([t[:3] for t in ttt], dtype=float).reshape(-1, 3)

@@ -29,6 +29,7 @@ from analysis.metrics import (
 )
 from bench.carbon import green_algorithms_energy_kwh
 from bench.errors import UserError
+from bench.space import Space
 
 QUAD_SPACE = {"x": {"type": "float", "low": -1.0, "high": 1.0}}
 LR_SPACE = {"lr": {"type": "float", "low": 1e-4, "high": 1.0, "log": True}}
@@ -54,8 +55,13 @@ def make_run(
     step_s: float = 10.0,
     workers: int = 1,
     driver_co2: float = 0.0005,
+    optimum_in_journal: bool = True,
 ) -> Path:
-    """Writes a run folder as the driver would: evaluation i runs from 10(i-1)+1 to 10 i s."""
+    """Writes a run folder as the driver would: evaluation i runs from 10(i-1)+1 to 10 i s.
+
+    ``optimum_in_journal=False`` writes a start record without ``optimum``, as drivers did before
+    it carried one.
+    """
     run = root / name
     (run / ".hydra").mkdir(parents=True)
     n = len(values)
@@ -75,7 +81,11 @@ def make_run(
     (run / ".hydra" / "config.yaml").write_text(json.dumps(config))  # JSON is YAML
     choices = {"objective": objective, "strategy": strategy, "executor": "inline", "carbon": "codecarbon"}
     (run / ".hydra" / "hydra.yaml").write_text(json.dumps({"hydra": {"runtime": {"choices": choices}}}))
-    rows, events = [], [{"event": "start", "seed": seed, "config": config, "clock_origin": 0.0}]
+    start = {"event": "start", "seed": seed, "config": config, "clock_origin": 0.0}
+    if optimum_in_journal:
+        start["optimum"] = optimum
+    rows, events = [], [start]
+    unit = Space.from_config(space)
     best = best_true = math.inf
     for i, (v, st, p, m) in enumerate(zip(values, statuses, params, metrics, strict=True)):
         t_start, t_end = step_s * i + 1.0, step_s * (i + 1)
@@ -108,9 +118,9 @@ def make_run(
                 "eval_id": i,
                 "attempt": 0,
                 "params": p,
+                "x": [float(u) for u in unit.to_unit(p)],
                 "t_submit": t_start - 1.0,
                 "decision_s": 0.5,
-                "worker": "0",
             }
         )
         events.append(
@@ -228,10 +238,10 @@ def test_load_multirun_tidy_frame(tmp_path):
     assert sorted(loaded.runs_frame["label"]) == ["ei", "ei", "random", "random"]
     assert len(loaded.frame) == 20 and set(loaded.frame["objective"]) == {"quad"}
     ei1 = loaded.frame[(loaded.frame["label"] == "ei") & (loaded.frame["seed"] == 1)]
-    assert list(ei1["best"]) == [0.7, 0.7, 0.5, 0.1, 0.1]
-    assert list(ei1["regret"]) == [0.7, 0.7, 0.5, 0.1, 0.1]  # optimum recovered from results.csv
+    assert list(ei1["best_so_far"]) == [0.7, 0.7, 0.5, 0.1, 0.1]
+    assert list(ei1["regret"]) == [0.7, 0.7, 0.5, 0.1, 0.1]  # a partial run: the optimum from its journal
     ei0 = loaded.frame[(loaded.frame["label"] == "ei") & (loaded.frame["seed"] == 0)]
-    assert list(ei0["best"]) == [5, 1, 1, 0.3, 0.2] and list(ei0["ok"]) == [True, True, False, True, True]
+    assert list(ei0["best_so_far"]) == [5, 1, 1, 0.3, 0.2] and list(ei0["ok"]) == [True, True, False, True, True]
     assert list(ei0["co2_cum"]) == pytest.approx([0.001, 0.002, 0.003, 0.004, 0.005])
     assert runs["complete"].sum() == 3
     assert list(runs.loc["random", "co2_kg"]) == pytest.approx([0.0055, 0.0055])  # summary: evaluations + driver
@@ -254,45 +264,43 @@ def test_labels_name_the_settings_that_differ(tmp_path):
     assert pick_baseline(["ei (w=1)", "random (w=1)"], "random") == "random (w=1)"
 
 
-def test_regret_uses_the_noise_free_value_and_the_optimum_from_results(tmp_path):
+@pytest.mark.parametrize("optimum_in_journal", [True, False], ids=["journal", "older-journal"])
+def test_regret_uses_the_noise_free_value_and_the_recorded_optimum(tmp_path, optimum_in_journal):
     noisy = [2.0, 0.5, 1.0]
     true = [{"true_value": 2.2}, {"true_value": 0.9}, {"true_value": 0.6}]
     run = make_run(
-        tmp_path, "n", objective="quad", strategy="ei", seed=0, optimum=0.25, values=noisy, metrics=true, summary=False
+        tmp_path,
+        "n",
+        objective="quad",
+        strategy="ei",
+        seed=0,
+        optimum=0.25,
+        values=noisy,
+        metrics=true,
+        summary=False,
+        optimum_in_journal=optimum_in_journal,
     )
     loaded = load_runs([run])
-    assert loaded.runs[0].meta["optimum"] == pytest.approx(0.25)  # from results.csv's regret column
-    assert list(loaded.frame["best"]) == [2.0, 0.5, 0.5]
+    # A partial run: the optimum from the journal's start record; a journal written before it
+    # carried one recorded it only in results.csv's regret column.
+    assert loaded.runs[0].meta["optimum"] == pytest.approx(0.25)
+    assert list(loaded.frame["best_so_far"]) == [2.0, 0.5, 0.5]
     assert list(loaded.frame["regret"]) == pytest.approx([1.95, 0.65, 0.35])
+    reg = curves(loaded.frame, loaded.runs_frame, "evaluations", "regret")
+    assert list(reg["y"]) == pytest.approx([1.95, 0.65, 0.35])  # the regret figure draws the same
 
 
-def test_journal_only_run_gives_the_same_frame(tmp_path):
-    a = make_run(
-        tmp_path,
-        "a",
-        objective="quad",
-        strategy="ei",
-        seed=0,
-        optimum=0.0,
-        values=[5, 1, None, 0.3],
-        statuses=["ok", "ok", "error", "ok"],
-    )
-    b = make_run(
-        tmp_path,
-        "b",
-        objective="quad",
-        strategy="ei",
-        seed=0,
-        optimum=0.0,
-        values=[5, 1, None, 0.3],
-        statuses=["ok", "ok", "error", "ok"],
-        results=False,
-        summary=False,
-    )
-    fa, fb = load_runs([a]).frame, load_runs([b]).frame
-    cols = ["eval_id", "status", "value", "best", "t_end", "co2_cum", "param.x", "n"]
+def test_journal_only_and_results_only_folders_give_the_same_frame(tmp_path):
+    common = dict(objective="quad", strategy="ei", seed=0, optimum=0.0, values=[5, 1, None, 0.3])
+    statuses = ["ok", "ok", "error", "ok"]
+    a = make_run(tmp_path, "a", **common, statuses=statuses, journal=False)
+    b = make_run(tmp_path, "b", **common, statuses=statuses, results=False, summary=False)
+    la, lb = load_runs([a]), load_runs([b])
+    assert la.runs[0].meta["source"] == "results.csv" and lb.runs[0].meta["source"] == "journal.jsonl"
+    fa, fb = la.frame, lb.frame
+    cols = ["eval_id", "status", "value", "best_so_far", "regret", "t_end", "co2_cum", "param.x", "n"]
     pd.testing.assert_frame_equal(fa[cols], fb[cols], check_dtype=False)
-    assert load_runs([b]).runs[0].meta["source"] == "journal.jsonl"
+    assert "x" not in fa and list(fb["x"]) == [[(x + 1) / 2] for x in fb["param.x"]]  # the journal's unit point
 
 
 def test_time_to_target_speedup_and_se_known_answers(tmp_path):
