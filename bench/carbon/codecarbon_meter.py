@@ -102,8 +102,7 @@ class CodecarbonMeter:
         if warm is None:
             raise RuntimeError("codecarbon's warm-up task returned no data")
         self._forget("bobench-warmup")
-        labels = [_component_label(h) for h in getattr(self.tracker, "_hardware", [])]
-        labels = [lab for lab in labels if lab]
+        labels = [lab for lab in map(_component_label, getattr(self.tracker, "_hardware", [])) if lab]
         self.measures_hardware = any(lab in MEASURED for lab in labels)
         self.method = "codecarbon:" + ("+".join(labels) if labels else "unknown")
 

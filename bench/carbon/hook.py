@@ -80,7 +80,7 @@ def totals(finals: list[dict[str, Any]], submits: list[dict[str, Any]]) -> dict[
     """Energy and CO2 of the evaluations (final results) and of the driver's decisions (submits)."""
 
     def total(records: list[dict[str, Any]], key: str) -> float | None:
-        values = [r.get(key) for r in records if isinstance(r.get(key), int | float)]
+        values: list[float] = [v for r in records if isinstance(v := r.get(key), int | float)]
         return sum(values) if values else None
 
     e_kwh, e_kg = total(finals, "energy_kwh"), total(finals, "co2_kg")
