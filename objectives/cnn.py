@@ -70,12 +70,10 @@ def check_hyperparameter(where: str, name: str, value: Any) -> int | float | Non
         return None
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
         raise UserError(f"{where}: must be a finite number, got {value!r}")
-    if integer:
-        if float(value) != int(value):
-            raise UserError(f"{where}: must be an integer, got {value!r}")
-        value = int(value)
-    else:
-        value = float(value)
+    number = float(value)
+    if integer and not number.is_integer():
+        raise UserError(f"{where}: must be an integer, got {value!r}")
+    value = (int(value) if isinstance(value, numbers.Integral) else int(number)) if integer else number
     if value < low or (value == low and not low_ok):
         raise UserError(f"{where}: must be {'>=' if low_ok else '>'} {low:g}, got {value!r}")
     if high is not None and (value > high or (value == high and not high_ok)):
@@ -83,12 +81,33 @@ def check_hyperparameter(where: str, name: str, value: Any) -> int | float | Non
     return value
 
 
-def _check_int(where: str, value: Any, low: int, allow_none: bool = False) -> int | None:
-    if value is None and allow_none:
-        return None
+def _check_int(where: str, value: Any, low: int, or_null: str = "") -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
-        raise UserError(f"{where}: must be an integer >= {low}{' or null' * allow_none}, got {value!r}")
+        raise UserError(f"{where}: must be an integer >= {low}{or_null}, got {value!r}")
     return int(value)
+
+
+def _check_optional_int(where: str, value: Any, low: int) -> int | None:
+    return None if value is None else _check_int(where, value, low, or_null=" or null")
+
+
+def _check_fraction(where: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 < float(value) < 1:
+        raise UserError(f"{where}: must be a number between 0 and 1, got {value!r}")
+    return float(value)
+
+
+def _check_channels(where: str, value: Any) -> tuple[int, ...]:
+    """A non-empty list of positive integers (an OmegaConf list is made plain first)."""
+    value = to_plain(value)
+    if (
+        not isinstance(value, Sequence)
+        or isinstance(value, str)
+        or not value
+        or any(isinstance(c, bool) or not isinstance(c, numbers.Integral) or c < 1 for c in value)
+    ):
+        raise UserError(f"{where}: must be a non-empty list of positive integers, got {value!r}")
+    return tuple(int(c) for c in value)
 
 
 def _check_space(space: Space) -> None:
@@ -240,7 +259,7 @@ class CNNObjective(Objective):
         device: str = "auto",
         threads: int | None = None,
         deterministic: bool = True,
-    ):
+    ) -> None:
         super().__init__(space, name)
         if dataset not in DATASETS:
             raise UserError(f"objective.dataset: unknown data set {dataset!r} (use {', '.join(DATASETS)})")
@@ -252,28 +271,20 @@ class CNNObjective(Objective):
         for key, flag in (("download", download), ("deterministic", deterministic)):
             if not isinstance(flag, bool):
                 raise UserError(f"objective.{key}: must be true or false, got {flag!r}")
-        if isinstance(val_fraction, bool) or not isinstance(val_fraction, numbers.Real) or not 0 < val_fraction < 1:
-            raise UserError(f"objective.val_fraction: must be a number between 0 and 1, got {val_fraction!r}")
-        channels = to_plain(channels)
-        if (
-            not isinstance(channels, Sequence)
-            or isinstance(channels, str)
-            or not channels
-            or any(isinstance(c, bool) or not isinstance(c, numbers.Integral) or c < 1 for c in channels)
-        ):
-            raise UserError(f"objective.channels: must be a non-empty list of positive integers, got {channels!r}")
+        val_fraction = _check_fraction("objective.val_fraction", val_fraction)
+        checked_channels = _check_channels("objective.channels", channels)
         self.dataset = dataset
         self.root = os.path.normpath(launch_dir() / Path(str(root)).expanduser())  # absolute for workers
         self.download = download
-        self.val_fraction = float(val_fraction)
-        self.val_images = _check_int("objective.val_images", val_images, 1, allow_none=True)
-        self.max_test_images = _check_int("objective.max_test_images", max_test_images, 0, allow_none=True)
+        self.val_fraction = val_fraction
+        self.val_images = _check_optional_int("objective.val_images", val_images, 1)
+        self.max_test_images = _check_optional_int("objective.max_test_images", max_test_images, 0)
         self.split_seed = _check_int("objective.split_seed", split_seed, 0)
-        self.channels = tuple(int(c) for c in channels)
+        self.channels = checked_channels
         self.hidden = _check_int("objective.hidden", hidden, 1)
         self.metric = metric
         self.device = device
-        self.threads = _check_int("objective.threads", threads, 1, allow_none=True)
+        self.threads = _check_optional_int("objective.threads", threads, 1)
         self.deterministic = deterministic
         given = {
             "lr": lr,

@@ -13,12 +13,12 @@ cheap (a few bytes read; a gzip file's size comes from its trailer); :func:`read
 from __future__ import annotations
 
 import gzip
+import io
 import math
 import struct
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
 
 import numpy as np
 
@@ -84,11 +84,11 @@ def _describe(expect: tuple[int, int]) -> str:
     return f"0x{(code << 8) | ndim:08X} ({IDX_TYPES[code][2]}, {ndim} dimension{'s' * (ndim != 1)})"
 
 
-def _open(path: Path) -> IO[bytes]:
+def _open(path: Path) -> io.BufferedIOBase:
     return gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")
 
 
-def _read_exact(stream: IO[bytes], n: int, path: Path, what: str) -> bytes:
+def _read_exact(stream: io.BufferedIOBase, n: int, path: Path, what: str) -> bytes:
     try:
         data = stream.read(n)
     except (OSError, EOFError, zlib.error) as exc:

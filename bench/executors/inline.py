@@ -38,6 +38,7 @@ class InlineExecutor(Executor):
 
     def wait(self, first: bool = True, timeout: float | None = None) -> list[Outcome]:
         self._setup()
+        assert self.objective is not None
         outcomes = []
         while self._queue:
             task = self._queue.popleft()

@@ -16,7 +16,8 @@ import sys
 import time
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
-from typing import Any
+from multiprocessing.context import ForkContext, ForkServerContext, SpawnContext
+from typing import Any, cast
 
 from bench.errors import UserError
 from bench.evaluate import evaluate
@@ -112,7 +113,8 @@ class LocalExecutor(Executor):
             raise UserError(f"executor.start_method: {start_method!r} is not one of {mp.get_all_start_methods()}")
         if timeout_s is not None and timeout_s <= 0:
             raise UserError(f"executor.timeout_s: must be positive, got {timeout_s}")
-        self.ctx = mp.get_context(start_method)
+        # start_method is one of get_all_start_methods(), whose contexts all have Process.
+        self.ctx = cast(SpawnContext | ForkServerContext | ForkContext, mp.get_context(start_method))
         self.timeout_s = timeout_s
         self.memory_limit_mb = memory_limit_mb
         self.threads = threads

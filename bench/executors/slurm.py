@@ -113,7 +113,7 @@ class _Tracked:
     """One job in flight."""
 
     task: Task
-    job: submitit.SlurmJob
+    job: submitit.Job[Outcome]
     last_seen: float  # wall time at which Slurm last knew the job (or it was submitted)
     origin: float  # the clock origin the job measures its times from
     finished_at: float | None = None  # wall time at which Slurm first said it had finished
@@ -226,7 +226,7 @@ class SlurmExecutor(Executor):
         )
         for name, value in (("partition", partition), ("qos", qos), ("account", account)):
             _check(
-                value is None or (isinstance(value, str) and re.fullmatch(r"[\w.\-]+", value)),
+                value is None or (isinstance(value, str) and re.fullmatch(r"[\w.\-]+", value) is not None),
                 name,
                 "must be a Slurm name or null",
                 value,
@@ -306,9 +306,9 @@ class SlurmExecutor(Executor):
         job runs (same ``eval_id`` and ``attempt``). Needs :meth:`start` first, with the same
         ``folder`` as the original run.
         """
-        if self._submitter is None:
+        if self._submitter is None or self.folder is None:
             raise RuntimeError("SlurmExecutor.attach() before start()")
-        job = submitit.SlurmJob(folder=self.folder, job_id=str(job_id))
+        job: submitit.Job[Outcome] = submitit.SlurmJob(folder=self.folder, job_id=str(job_id))
         origin = self.clock_origin
         try:  # the job measures times from the clock origin it was submitted with
             origin = float(job.submission().args[2])
@@ -491,6 +491,7 @@ class SlurmExecutor(Executor):
                 pass
 
     def _starts(self, tr: _Tracked) -> list[float]:
+        assert self.folder is not None
         path = self.folder / f"{tr.job_id}{_START_SUFFIX}"
         try:
             return [float(line) for line in path.read_text().split()]
