@@ -19,6 +19,7 @@ from bench.executors.base import Executor
 from bench.objective import Objective
 from bench.strategies.base import Strategy
 
+from bench.schema import check_known_keys
 MODES = ("sync", "async")
 #: Config keys that may differ when a run is resumed (everything else must match).
 RESUMABLE_CHANGES = ("budget", "progress", "resume", "force", "retries")
@@ -36,7 +37,12 @@ class Parts:
 
 
 def check_top_level(cfg: DictConfig) -> None:
-    """Checks the keys every run has: workers, mode, budget, seed, retries."""
+    """Checks the keys every run has: no unknown key, then workers, mode, budget, seed, retries.
+
+    Types were checked when the config was composed (:class:`bench.schema.RunConf`); these are
+    the range checks, with the same one-line errors for a config built by hand.
+    """
+    check_known_keys(cfg)
 
     def integer(key: str, value: Any, minimum: int) -> int:
         if isinstance(value, bool) or not isinstance(value, int):

@@ -17,7 +17,6 @@ from typing import Any
 from bench.errors import RunFolderError, UserError
 
 
-
 def _conf_dir() -> Path:
     """Where the configs are: the package ``bench.conf`` (the repository's conf/ when editable)."""
     from importlib.resources import files
@@ -193,7 +192,9 @@ def precheck(overrides: list[str], multirun: bool) -> None:
     from omegaconf.errors import OmegaConfBaseException
 
     from bench.build import build
+    from bench.schema import compose_error, register
 
+    register()
     GlobalHydra.instance().clear()
     try:
         with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None):
@@ -203,7 +204,7 @@ def precheck(overrides: list[str], multirun: bool) -> None:
                 try:
                     cfg = compose(config_name="config", overrides=job)
                 except Exception as exc:  # Hydra's and OmegaConf's many kinds
-                    raise UserError(_one_line(exc)) from None
+                    raise UserError(compose_error(exc) or _one_line(exc)) from None
                 try:
                     OmegaConf.to_container(cfg, resolve=True)  # ${oc.env:...} and other interpolations
                 except OmegaConfBaseException as exc:
@@ -264,6 +265,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of ``bobench`` and ``python -m bench``."""
     import hydra
 
+    from bench.schema import register
+
+    register()  # the typed schemas, before Hydra composes anything
     _one_line_warnings()
     args = list(sys.argv[1:] if argv is None else argv)
     if not any(a in PASSTHROUGH_FLAGS or a.split("=", 1)[0] in PASSTHROUGH_FLAGS for a in args):

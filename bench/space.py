@@ -85,7 +85,12 @@ def _param_from_spec(name: str, spec: Mapping[str, Any]) -> Param:
             raise UserError(f"{where}.{key}: bound must be a number, got {spec[key]!r}")
         if not math.isfinite(float(spec[key])):
             raise UserError(f"{where}.{key}: bound must be finite, got {spec[key]!r}")
-    low, high, log = float(spec["low"]), float(spec["high"]), bool(spec.get("log", False))
+    log = spec.get("log", False)
+    if log is None:
+        log = False
+    if not isinstance(log, bool):  # bool("no") would be True: a quoted 'no' or 'false' is refused
+        raise UserError(f"{where}.log: expected true or false, got {log!r}")
+    low, high = float(spec["low"]), float(spec["high"])
     if not low < high:
         what = "equal" if low == high else "inverted"
         raise UserError(f"{where}: {what} bounds, low={spec['low']} must be below high={spec['high']}")

@@ -14,6 +14,9 @@ def compose(*overrides: str) -> Any:
     from hydra import initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 
+    from bench.schema import register
+
+    register()  # the typed schemas the YAML files extend
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=str(CONF), version_base=None):
         cfg = hydra_compose(config_name="config", overrides=[*overrides, "progress=false"])

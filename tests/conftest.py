@@ -18,6 +18,15 @@ CONF = ROOT / "conf"
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
+def _register_schemas() -> None:
+    from bench.schema import register
+
+    register()  # the typed schemas the YAML files extend, before any test composes
+
+
+_register_schemas()
+
+
 @pytest.fixture
 def compose() -> Callable[..., Any]:
     """Composes ``conf/config.yaml`` with overrides, as the CLI does."""
@@ -31,6 +40,7 @@ def compose() -> Callable[..., Any]:
         # carbon= themselves, and the CLI tests, use what they name or the default.
         if not any(o.startswith("carbon=") for o in overrides):
             overrides = ("carbon=fixed", *overrides)
+        _register_schemas()
         GlobalHydra.instance().clear()
         with initialize_config_dir(config_dir=str(CONF), version_base=None):
             return hydra_compose(config_name="config", overrides=list(overrides))

@@ -22,6 +22,7 @@ from typing import Any, cast
 from bench.errors import UserError
 from bench.evaluate import evaluate
 from bench.executors.base import Executor, MeterFactory
+from bench.executors.schema import LocalConf
 from bench.objective import Objective
 from bench.records import CRASHED, TIMEOUT, Outcome, Task
 
@@ -102,10 +103,10 @@ class LocalExecutor(Executor):
     def __init__(
         self,
         workers: int = 1,
-        start_method: str = "spawn",
-        timeout_s: float | None = None,
-        memory_limit_mb: int | None = None,
-        threads: int | None = None,
+        start_method: str = LocalConf.start_method,
+        timeout_s: float | None = LocalConf.timeout_s,
+        memory_limit_mb: int | None = LocalConf.memory_limit_mb,
+        threads: int | None = LocalConf.threads,
         start_timeout_s: float = 300.0,
     ):
         super().__init__(workers)

@@ -22,6 +22,7 @@ from bench.durations import KINDS, Duration
 from bench.errors import UserError
 from bench.evaluate import Meter, evaluate
 from bench.executors.base import Executor, MeterFactory
+from bench.executors.schema import SimulatedConf
 from bench.objective import Objective
 from bench.records import Outcome, Task
 
@@ -48,16 +49,14 @@ class SimulatedExecutor(Executor):
     def __init__(
         self,
         workers: int = 1,
-        duration: str = "exponential",
-        pareto_k: float = 3.0,
-        uniform_low: float = 0.0,
-        mean: float = 1.0,
+        duration: str = SimulatedConf.duration,
+        pareto_k: float = SimulatedConf.pareto_k,
+        uniform_low: float = SimulatedConf.uniform_low,
+        mean: float = SimulatedConf.mean,
         seed: int = 0,
-        charge_decision_time: bool = False,
+        charge_decision_time: bool = SimulatedConf.charge_decision_time,
     ):
         super().__init__(workers)
-        if self.workers < 1:
-            raise UserError(f"workers: expected at least 1, got {workers!r}")
         if duration not in DURATIONS:
             raise UserError(f"executor.duration: expected one of {', '.join(DURATIONS)}, got {duration!r}")
         if isinstance(seed, bool) or not isinstance(seed, int):

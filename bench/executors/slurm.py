@@ -47,25 +47,10 @@ from bench.errors import UserError
 from bench.evaluate import evaluate
 from bench.executors import slurm_state
 from bench.executors.base import Executor, MeterFactory
+from bench.executors.schema import DEFAULT_ENV_PASSTHROUGH, SlurmConf
 from bench.objective import Objective
 from bench.records import CANCELLED, CRASHED, LOST, TIMEOUT, Outcome, Task
 
-#: Forwarded to jobs unless the config says otherwise (no credentials among them).
-DEFAULT_ENV_PASSTHROUGH = (
-    "PATH",
-    "HOME",
-    "USER",
-    "LANG",
-    "LC_ALL",
-    "TZ",
-    "TMPDIR",
-    "PYTHONPATH",
-    "VIRTUAL_ENV",
-    "CONDA_PREFIX",
-    "OMP_NUM_THREADS",
-    "MKL_NUM_THREADS",
-    "LD_LIBRARY_PATH",
-)
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # Result pickles can lag behind Slurm's COMPLETED on network file systems.
 _RESULT_GRACE_S = 10.0
@@ -166,24 +151,23 @@ class SlurmExecutor(Executor):
     def __init__(
         self,
         workers: int = 1,
-        partition: str | None = None,
-        time_limit_min: float = 60.0,
-        cpus_per_task: int = 1,
-        gpus_per_node: int = 0,
-        mem_gb: float | None = None,
-        qos: str | None = None,
-        account: str | None = None,
+        partition: str | None = SlurmConf.partition,
+        time_limit_min: float = SlurmConf.time_limit_min,
+        cpus_per_task: int = SlurmConf.cpus_per_task,
+        gpus_per_node: int = SlurmConf.gpus_per_node,
+        mem_gb: float | None = SlurmConf.mem_gb,
+        qos: str | None = SlurmConf.qos,
+        account: str | None = SlurmConf.account,
         setup: Sequence[str] = (),
-        folder: str | os.PathLike[str] | None = None,
-        poll_interval_s: float = 1.0,
-        deadline_s: float = 120.0,
+        folder: str | os.PathLike[str] | None = SlurmConf.folder,
+        poll_interval_s: float = SlurmConf.poll_interval_s,
+        deadline_s: float = SlurmConf.deadline_s,
         env_passthrough: Sequence[str] = DEFAULT_ENV_PASSTHROUGH,
-        max_requeue: int = 0,
-        job_name: str = "bobench",
-        cancel_on_close: bool = True,
+        max_requeue: int = SlurmConf.max_requeue,
+        job_name: str = SlurmConf.job_name,
+        cancel_on_close: bool = SlurmConf.cancel_on_close,
         additional_parameters: Mapping[str, Any] | None = None,
     ):
-        _check(isinstance(workers, int) and workers >= 1, "workers", "must be an integer >= 1", workers)
         _check(
             isinstance(time_limit_min, int | float) and 0 < time_limit_min < math.inf,
             "time_limit_min",

@@ -22,7 +22,9 @@ import numpy as np
 from bench.errors import UserError
 from bench.space import Space
 from bench.strategies.base import History, Strategy
-from bench.strategies.gp import as_pending, check_choice, reject_unknown
+from bench.strategies.gp import as_pending
+from bench.strategies.schema import AxConf
+from bench.validation import check_choice, reject_unknown
 
 METRIC = "y"
 
@@ -46,9 +48,9 @@ class AxStrategy(Strategy):
         space: Space,
         seed: int = 0,
         *,
-        method: str = "fast",
-        initialization_budget: int | None = None,
-        n_initial: int = 0,
+        method: str = AxConf.method,
+        initialization_budget: int | None = AxConf.initialization_budget,
+        n_initial: int = AxConf.n_initial,
         **unknown: Any,
     ):
         reject_unknown(self.name, unknown)

@@ -18,7 +18,8 @@ from botorch.sampling import SobolQMCNormalSampler
 from torch import Tensor
 
 from bench.space import Space
-from bench.strategies.gp import GPStrategy, check_int, reject_unknown
+from bench.strategies.gp import GPStrategy
+from bench.strategies.schema import EIOptions
 
 
 class ExpectedImprovement(GPStrategy):
@@ -27,43 +28,16 @@ class ExpectedImprovement(GPStrategy):
     Args:
         space: the search space.
         seed: the run's seed.
-        num_restarts: L-BFGS-B starts.
-        raw_samples: random points scored to pick the starts.
-        refit_every: evaluations between hyperparameter fits (1: every step).
-        warm_start: start each fit from the previous one.
-        worksheet_prior: the course worksheet's fixed prior (no fitting).
-        mc_samples: quasi-MC samples of qLogEI (batches and pending points).
-        n_initial: Sobol points before the GP takes over.
+        options: :class:`~bench.strategies.schema.EIOptions` as keywords (the GP options,
+            ``worksheet_prior``, ``mc_samples``).
     """
 
     name = "ei"
 
-    def __init__(
-        self,
-        space: Space,
-        seed: int = 0,
-        *,
-        num_restarts: int = 10,
-        raw_samples: int = 512,
-        refit_every: int = 1,
-        warm_start: bool = True,
-        worksheet_prior: bool = False,
-        mc_samples: int = 128,
-        n_initial: int = 0,
-        **unknown: Any,
-    ):
-        reject_unknown(self.name, unknown)
-        super().__init__(
-            space,
-            seed,
-            num_restarts=num_restarts,
-            raw_samples=raw_samples,
-            refit_every=refit_every,
-            warm_start=warm_start,
-            worksheet_prior=worksheet_prior,
-            n_initial=n_initial,
-        )
-        self.mc_samples = check_int("mc_samples", mc_samples, 1)
+    def __init__(self, space: Space, seed: int = 0, **options: Any):
+        opts = EIOptions.parse(self.name, options)
+        super().__init__(space, seed, opts)
+        self.mc_samples = opts.mc_samples
 
     def acquire(self, model: SingleTaskGP, X: Tensor, Y: Tensor, pending: Tensor, n: int, t: int) -> Tensor:
         best_f = Y.max()

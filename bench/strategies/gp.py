@@ -20,7 +20,6 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import torch
@@ -34,11 +33,11 @@ from gpytorch.likelihoods import GaussianLikelihood
 from gpytorch.mlls import ExactMarginalLogLikelihood
 from torch import Tensor
 
-from bench.errors import UserError
 from bench.seeding import derive_seed
 from bench.space import Space
 from bench.strategies.base import History, Strategy
 from bench.strategies.base import sobol_points as base_sobol
+from bench.strategies.gp_options import GPOptions
 
 DTYPE = torch.double
 
@@ -285,69 +284,35 @@ def optimise_acqf(
     return cand.detach().reshape(q, dim)
 
 
-def check_int(name: str, value: Any, low: int) -> int:
-    """An integer option ``>= low``, else a UserError naming ``strategy.<name>``."""
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
-        raise UserError(f"strategy.{name}: expected an integer >= {low}, got {value!r}")
-    return int(value)
-
-
-def check_choice(name: str, value: Any, choices: tuple[str, ...]) -> str:
-    if value not in choices:
-        raise UserError(f"strategy.{name}: expected one of {', '.join(choices)}, got {value!r}")
-    return str(value)
-
-
-def reject_unknown(strategy: str, unknown: dict[str, Any]) -> None:
-    if unknown:
-        raise UserError(f"strategy.{sorted(unknown)[0]}: unknown option for {strategy}")
-
-
 class GPStrategy(Strategy):
     """Base of the GP strategies: Sobol start, the GP cache, seeding, the output checks.
 
-    Subclasses implement :meth:`acquire`.
+    Subclasses implement :meth:`acquire` and parse their options (a :class:`GPOptions`
+    subclass, ``bench/strategies/schema.py``) from keywords before calling this constructor.
 
     Args:
         space: the search space.
         seed: the run's seed.
-        num_restarts: L-BFGS-B starts when maximising the acquisition.
-        raw_samples: random points scored to choose those starts.
-        refit_every: evaluations between hyperparameter fits.
-        warm_start: start each hyperparameter fit from the last anchor fit (see GPModelCache).
-        worksheet_prior: use the course worksheet's fixed GP prior instead of fitting.
-        n_initial: points of the Sobol initial design (see :class:`Strategy`); with fewer than
-            two finished points the strategy continues that Sobol sequence anyway.
+        options: the checked options (:class:`GPOptions`'s defaults if None); a
+            ``worksheet_prior`` option, where a strategy has one, selects the course
+            worksheet's fixed GP prior instead of fitting.
     """
 
     name = "gp"
 
-    def __init__(
-        self,
-        space: Space,
-        seed: int = 0,
-        *,
-        num_restarts: int = 10,
-        raw_samples: int = 512,
-        refit_every: int = 1,
-        warm_start: bool = True,
-        worksheet_prior: bool = False,
-        n_initial: int = 0,
-    ):
-        super().__init__(space, seed, n_initial=n_initial)
-        self.num_restarts = check_int("num_restarts", num_restarts, 1)
-        self.raw_samples = check_int("raw_samples", raw_samples, self.num_restarts)
-        self.refit_every = check_int("refit_every", refit_every, 1)
-        if not isinstance(warm_start, bool):
-            raise UserError(f"strategy.warm_start: expected true or false, got {warm_start!r}")
-        if not isinstance(worksheet_prior, bool):
-            raise UserError(f"strategy.worksheet_prior: expected true or false, got {worksheet_prior!r}")
-        self.worksheet_prior = worksheet_prior
+    def __init__(self, space: Space, seed: int = 0, options: GPOptions | None = None):
+        options = options if options is not None else GPOptions.parse(self.name, {})
+        super().__init__(space, seed, n_initial=options.n_initial)
+        self.options = options
+        self.num_restarts = options.num_restarts
+        self.raw_samples = options.raw_samples
+        self.refit_every = options.refit_every
+        self.worksheet_prior = bool(getattr(options, "worksheet_prior", False))
         self.cache = GPModelCache(
             refit_every=self.refit_every,
-            warm_start=warm_start,
+            warm_start=options.warm_start,
             seed=self.seed,
-            fixed_lengthscales=worksheet_lengthscales(space) if worksheet_prior else None,
+            fixed_lengthscales=worksheet_lengthscales(space) if self.worksheet_prior else None,
         )
 
     @property

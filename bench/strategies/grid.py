@@ -11,6 +11,7 @@ import numpy as np
 from bench.errors import UserError
 from bench.space import Param, Space
 from bench.strategies.base import History, Strategy
+from bench.strategies.schema import GridConf
 
 
 def _axis(param: Param, points: int, values: Sequence[Any] | None) -> list[float]:
@@ -50,9 +51,9 @@ class GridSearch(Strategy):
         space: Space,
         seed: int = 0,
         n_initial: int = 0,
-        points: int = 10,
+        points: int = GridConf.points,
         values: Mapping[str, Sequence[Any]] | None = None,
-        descending: bool = False,
+        descending: bool = GridConf.descending,
     ):
         super().__init__(space, seed, n_initial)
         if int(points) < 1:

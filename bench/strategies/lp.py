@@ -46,9 +46,9 @@ from botorch.utils.transforms import t_batch_mode_transform
 from torch import Tensor
 from torch.nn.functional import softplus
 
-from bench.errors import UserError
 from bench.space import Space
-from bench.strategies.gp import DTYPE, GPStrategy, check_choice, reject_unknown
+from bench.strategies.gp import DTYPE, GPStrategy
+from bench.strategies.schema import LPOptions
 from bench.strategies.ucb import ucb_beta_sqrt
 
 #: Below this a Lipschitz estimate is replaced by ``FALLBACK_L`` (as GPyOpt does).
@@ -151,54 +151,22 @@ class LocalPenalization(GPStrategy):
     Args:
         space: the search space.
         seed: the run's seed.
-        base: ``ei`` or ``ucb`` (with Kandasamy et al.'s beta schedule).
-        penaliser: ``soft`` (González et al.) or ``hard`` (PLAyBOOK-H).
-        penalise_pending: penalise around running evaluations too (false: an ablation only).
-        beta_coef: UCB's ``c`` in ``β_t^{1/2} = sqrt(c d log(2 d t + 1))``.
-        num_restarts, raw_samples, refit_every, warm_start, n_initial: see :class:`GPStrategy`.
+        options: :class:`~bench.strategies.schema.LPOptions` as keywords: the GP options;
+            ``base`` (``ei`` or ``ucb``, with Kandasamy et al.'s beta schedule); ``penaliser``
+            (``soft``, González et al., or ``hard``, PLAyBOOK-H); ``penalise_pending`` (penalise
+            around running evaluations too; false: an ablation only); ``beta_coef`` (UCB's ``c``
+            in ``β_t^{1/2} = sqrt(c d log(2 d t + 1))``).
     """
 
     name = "lp"
 
-    def __init__(
-        self,
-        space: Space,
-        seed: int = 0,
-        *,
-        base: str = "ei",
-        penaliser: str = "soft",
-        penalise_pending: bool = True,
-        beta_coef: float = 0.5,
-        num_restarts: int = 10,
-        raw_samples: int = 512,
-        refit_every: int = 1,
-        warm_start: bool = True,
-        n_initial: int = 0,
-        **unknown: Any,
-    ):
-        reject_unknown(self.name, unknown)
-        super().__init__(
-            space,
-            seed,
-            num_restarts=num_restarts,
-            raw_samples=raw_samples,
-            refit_every=refit_every,
-            warm_start=warm_start,
-            n_initial=n_initial,
-        )
-        self.base = check_choice("base", base, ("ei", "ucb"))
-        self.penaliser = check_choice("penaliser", penaliser, ("soft", "hard"))
-        if not isinstance(penalise_pending, bool):
-            raise UserError(f"strategy.penalise_pending: expected true or false, got {penalise_pending!r}")
-        if (
-            isinstance(beta_coef, bool)
-            or not isinstance(beta_coef, int | float)
-            or not beta_coef > 0
-            or not math.isfinite(beta_coef)
-        ):
-            raise UserError(f"strategy.beta_coef: expected a positive number, got {beta_coef!r}")
-        self.penalise_pending = penalise_pending
-        self.beta_coef = float(beta_coef)
+    def __init__(self, space: Space, seed: int = 0, **options: Any):
+        opts = LPOptions.parse(self.name, options)
+        super().__init__(space, seed, opts)
+        self.base = opts.base
+        self.penaliser = opts.penaliser
+        self.penalise_pending = opts.penalise_pending
+        self.beta_coef = float(opts.beta_coef)
         self.last_lipschitz: float | None = None  # for tests and reports
 
     def acquire(self, model: SingleTaskGP, X: Tensor, Y: Tensor, pending: Tensor, n: int, t: int) -> Tensor:

@@ -32,9 +32,9 @@ from linear_operator.utils.cholesky import psd_safe_cholesky
 from torch import Tensor
 from torch.quasirandom import SobolEngine
 
-from bench.errors import UserError
 from bench.space import Space
-from bench.strategies.gp import DTYPE, GPStrategy, check_int, hallucinate, reject_unknown
+from bench.strategies.gp import DTYPE, GPStrategy, hallucinate
+from bench.strategies.schema import TSOptions
 
 
 def _normal_weights(shape: torch.Size) -> Tensor:
@@ -63,51 +63,22 @@ class ThompsonSampling(GPStrategy):
     Args:
         space: the search space.
         seed: the run's seed.
-        hallucinate_pending: condition on running points at their posterior mean (asyHTS).
-        exact: exact joint samples on a Sobol candidate set instead of pathwise samples.
-        n_candidates: size of that candidate set (``exact`` only).
-        num_restarts: L-BFGS-B starts per sample path.
-        raw_samples: Sobol points each path is scored on to pick its starts.
-        refit_every: evaluations between hyperparameter fits.
-        warm_start, n_initial: see :class:`GPStrategy`.
-        maxiter: L-BFGS-B iterations per start.
+        options: :class:`~bench.strategies.schema.TSOptions` as keywords: the GP options;
+            ``hallucinate_pending`` (condition on running points at their posterior mean,
+            asyHTS); ``exact`` (exact joint samples on a Sobol candidate set of
+            ``n_candidates`` points instead of pathwise samples); ``maxiter`` (L-BFGS-B
+            iterations per start).
     """
 
     name = "ts"
 
-    def __init__(
-        self,
-        space: Space,
-        seed: int = 0,
-        *,
-        hallucinate_pending: bool = False,
-        exact: bool = False,
-        n_candidates: int = 1000,
-        num_restarts: int = 4,
-        raw_samples: int = 256,
-        refit_every: int = 10,
-        warm_start: bool = True,
-        maxiter: int = 100,
-        n_initial: int = 0,
-        **unknown: Any,
-    ):
-        reject_unknown(self.name, unknown)
-        super().__init__(
-            space,
-            seed,
-            num_restarts=num_restarts,
-            raw_samples=raw_samples,
-            refit_every=refit_every,
-            warm_start=warm_start,
-            n_initial=n_initial,
-        )
-        for key, value in (("hallucinate_pending", hallucinate_pending), ("exact", exact)):
-            if not isinstance(value, bool):
-                raise UserError(f"strategy.{key}: expected true or false, got {value!r}")
-        self.hallucinate_pending = hallucinate_pending
-        self.exact = exact
-        self.n_candidates = check_int("n_candidates", n_candidates, 1)
-        self.maxiter = check_int("maxiter", maxiter, 1)
+    def __init__(self, space: Space, seed: int = 0, **options: Any):
+        opts = TSOptions.parse(self.name, options)
+        super().__init__(space, seed, opts)
+        self.hallucinate_pending = opts.hallucinate_pending
+        self.exact = opts.exact
+        self.n_candidates = opts.n_candidates
+        self.maxiter = opts.maxiter
 
     def acquire(self, model: SingleTaskGP, X: Tensor, Y: Tensor, pending: Tensor, n: int, t: int) -> Tensor:
         if self.hallucinate_pending and len(pending):

@@ -30,9 +30,9 @@ from botorch.models import SingleTaskGP
 from botorch.sampling import SobolQMCNormalSampler
 from torch import Tensor
 
-from bench.errors import UserError
 from bench.space import Space
-from bench.strategies.gp import GPStrategy, check_int, hallucinate, reject_unknown
+from bench.strategies.gp import GPStrategy, hallucinate
+from bench.strategies.schema import UCBOptions
 
 
 def ucb_beta_sqrt(dim: int, t: int, coef: float = 0.5) -> float:
@@ -46,53 +46,21 @@ class UpperConfidenceBoundStrategy(GPStrategy):
     Args:
         space: the search space.
         seed: the run's seed.
-        hallucinate_pending: hallucinate running and chosen points (bucb); otherwise qUCB with
-            the running points as ``X_pending`` (ucb).
-        beta_coef: ``c`` in ``β_t^{1/2} = sqrt(c d log(2 d t + 1))`` (Dragonfly: 0.5; the 2018
-            paper's code: 5).
-        mc_samples: quasi-MC samples of qUCB (ucb with running points or batches).
-        num_restarts, raw_samples, refit_every, warm_start, n_initial: see :class:`GPStrategy`.
+        options: :class:`~bench.strategies.schema.UCBOptions` as keywords: the GP options;
+            ``hallucinate_pending`` (hallucinate running and chosen points, bucb; otherwise qUCB
+            with the running points as ``X_pending``, ucb); ``beta_coef``, ``c`` in
+            ``β_t^{1/2} = sqrt(c d log(2 d t + 1))`` (Dragonfly: 0.5; the 2018 paper's code: 5);
+            ``mc_samples`` of qUCB.
     """
 
     name = "ucb"
 
-    def __init__(
-        self,
-        space: Space,
-        seed: int = 0,
-        *,
-        hallucinate_pending: bool = False,
-        beta_coef: float = 0.5,
-        mc_samples: int = 128,
-        num_restarts: int = 10,
-        raw_samples: int = 512,
-        refit_every: int = 1,
-        warm_start: bool = True,
-        n_initial: int = 0,
-        **unknown: Any,
-    ):
-        reject_unknown(self.name, unknown)
-        super().__init__(
-            space,
-            seed,
-            num_restarts=num_restarts,
-            raw_samples=raw_samples,
-            refit_every=refit_every,
-            warm_start=warm_start,
-            n_initial=n_initial,
-        )
-        if not isinstance(hallucinate_pending, bool):
-            raise UserError(f"strategy.hallucinate_pending: expected true or false, got {hallucinate_pending!r}")
-        if (
-            isinstance(beta_coef, bool)
-            or not isinstance(beta_coef, int | float)
-            or not beta_coef > 0
-            or not math.isfinite(beta_coef)
-        ):
-            raise UserError(f"strategy.beta_coef: expected a positive number, got {beta_coef!r}")
-        self.hallucinate_pending = hallucinate_pending
-        self.beta_coef = float(beta_coef)
-        self.mc_samples = check_int("mc_samples", mc_samples, 1)
+    def __init__(self, space: Space, seed: int = 0, **options: Any):
+        opts = UCBOptions.parse(self.name, options)
+        super().__init__(space, seed, opts)
+        self.hallucinate_pending = opts.hallucinate_pending
+        self.beta_coef = float(opts.beta_coef)
+        self.mc_samples = opts.mc_samples
 
     def acquire(self, model: SingleTaskGP, X: Tensor, Y: Tensor, pending: Tensor, n: int, t: int) -> Tensor:
         beta = ucb_beta_sqrt(self.dim, t, self.beta_coef) ** 2

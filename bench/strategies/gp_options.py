@@ -1,0 +1,53 @@
+"""The options every GP strategy shares: one dataclass, the schema of their common config keys.
+
+Each GP strategy's own options extend :class:`GPOptions` (``bench/strategies/schema.py``); the
+strategy's constructor takes them as keywords (``ExpectedImprovement(space, seed,
+num_restarts=2)``, or from the config) and :meth:`GPOptions.parse` checks them. The defaults
+written here are the only ones: the YAML files in ``conf/strategy`` set a preset's choices.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any, TypeVar
+
+from bench.validation import check_bool, check_int, reject_unknown
+
+O = TypeVar("O", bound="GPOptions")  # noqa: E741
+
+
+@dataclass
+class GPOptions:
+    """Options of the GP strategies (the model, the initial design and the acquisition optimiser).
+
+    Attributes:
+        n_initial: Sobol points before the GP takes over (with fewer than two finished points
+            the strategy continues that Sobol sequence anyway).
+        num_restarts: L-BFGS-B starts when maximising the acquisition.
+        raw_samples: random points scored to choose those starts (at least ``num_restarts``).
+        refit_every: evaluations between GP hyperparameter fits (1: every step).
+        warm_start: start each fit from the last anchor fit (see ``GPModelCache``).
+    """
+
+    n_initial: int = 0
+    num_restarts: int = 10
+    raw_samples: int = 512
+    refit_every: int = 1
+    warm_start: bool = True
+
+    @classmethod
+    def parse(cls: type[O], strategy: str, given: Mapping[str, Any]) -> O:
+        """The options from keywords: an unknown one, or a value out of range, is a UserError."""
+        known = {f.name for f in fields(cls) if not f.name.startswith("_")}
+        reject_unknown(strategy, {k: v for k, v in given.items() if k not in known})
+        options = cls(**{k: v for k, v in given.items() if k in known})
+        options.check()
+        return options
+
+    def check(self) -> None:
+        """Range checks (subclasses extend them); ``n_initial`` is the Strategy base's."""
+        check_int("num_restarts", self.num_restarts, 1)
+        check_int("raw_samples", self.raw_samples, self.num_restarts)
+        check_int("refit_every", self.refit_every, 1)
+        check_bool("warm_start", self.warm_start)

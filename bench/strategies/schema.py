@@ -1,0 +1,154 @@
+"""The config schemas of the strategies: their options, types and defaults, in Hydra's ConfigStore.
+
+Each ``conf/strategy/*.yaml`` extends one of these (``defaults: [/schema/strategy/<name>@_here_,
+_self_]``) and sets only its preset's choices, so OmegaConf checks every type when the config is
+composed and an unknown key is refused. The GP strategies' option classes (:class:`EIOptions`...)
+are what their constructors parse, so a default is written once, here; range checks are their
+``check`` methods. This module stays light (no torch): the CLI registers it before composing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from hydra.core.config_store import ConfigStore
+
+from bench.strategies.gp_options import GPOptions
+from bench.validation import check_bool, check_choice, check_int, check_positive
+
+GROUP = "schema/strategy"
+
+
+# -- the GP strategies' options (what their constructors parse) ------------------------------------
+@dataclass
+class EIOptions(GPOptions):
+    """Expected improvement (``bench/strategies/ei.py``)."""
+
+    worksheet_prior: bool = False  # the course worksheet's fixed GP prior, never fitted
+    mc_samples: int = 128  # quasi-MC samples of qLogEI (batches, pending points)
+
+    def check(self) -> None:
+        super().check()
+        check_bool("worksheet_prior", self.worksheet_prior)
+        check_int("mc_samples", self.mc_samples, 1)
+
+
+@dataclass
+class UCBOptions(GPOptions):
+    """GP-UCB and batch UCB (``bench/strategies/ucb.py``)."""
+
+    hallucinate_pending: bool = False  # true: BUCB (condition on running points at their mean); false: qUCB
+    beta_coef: float = 0.5  # beta_t^(1/2) = sqrt(beta_coef * d * log(2 d t + 1)) (Dragonfly; the 2018 paper: 5)
+    mc_samples: int = 128  # quasi-MC samples of qUCB (running points or batches)
+
+    def check(self) -> None:
+        super().check()
+        check_bool("hallucinate_pending", self.hallucinate_pending)
+        check_positive("beta_coef", self.beta_coef)
+        check_int("mc_samples", self.mc_samples, 1)
+
+
+@dataclass
+class TSOptions(GPOptions):
+    """Thompson sampling (``bench/strategies/ts.py``)."""
+
+    num_restarts: int = 4  # L-BFGS-B starts per sample path
+    raw_samples: int = 256  # Sobol points each path is scored on to pick its starts
+    refit_every: int = 10  # evaluations between hyperparameter fits (Kandasamy et al.: 25)
+    hallucinate_pending: bool = False  # condition on running points at their posterior mean (asyHTS)
+    exact: bool = False  # exact joint samples on a Sobol candidate set (ts_exact) instead of pathwise ones
+    n_candidates: int = 1000  # that candidate set's size (exact only)
+    maxiter: int = 100  # L-BFGS-B iterations per start
+
+    def check(self) -> None:
+        super().check()
+        check_bool("hallucinate_pending", self.hallucinate_pending)
+        check_bool("exact", self.exact)
+        check_int("n_candidates", self.n_candidates, 1)
+        check_int("maxiter", self.maxiter, 1)
+
+
+@dataclass
+class LPOptions(GPOptions):
+    """Local penalisation and PLAyBOOK (``bench/strategies/lp.py``)."""
+
+    base: str = "ei"  # ei | ucb (log softplus of the standardised UCB)
+    penaliser: str = "soft"  # soft (González et al.) | hard (Alvi et al.'s PLAyBOOK-H)
+    penalise_pending: bool = True  # false: ignore running points (an ablation; re-proposes next to them)
+    beta_coef: float = 0.5  # UCB's beta schedule (base: ucb only)
+
+    def check(self) -> None:
+        super().check()
+        check_choice("base", self.base, ("ei", "ucb"))
+        check_choice("penaliser", self.penaliser, ("soft", "hard"))
+        check_bool("penalise_pending", self.penalise_pending)
+        check_positive("beta_coef", self.beta_coef)
+
+
+# -- the schemas: options plus the class that builds them ------------------------------------------
+@dataclass
+class EIConf(EIOptions):
+    _target_: str = "bench.strategies.ei.ExpectedImprovement"
+
+
+@dataclass
+class UCBConf(UCBOptions):
+    _target_: str = "bench.strategies.ucb.UpperConfidenceBoundStrategy"
+
+
+@dataclass
+class TSConf(TSOptions):
+    _target_: str = "bench.strategies.ts.ThompsonSampling"
+
+
+@dataclass
+class LPConf(LPOptions):
+    _target_: str = "bench.strategies.lp.LocalPenalization"
+
+
+@dataclass
+class AxConf:
+    """Ax's generation strategy through its Client (``bench/strategies/ax_client.py``)."""
+
+    _target_: str = "bench.strategies.ax_client.AxStrategy"
+    n_initial: int = 0  # the harness's own Sobol design first (0: Ax initialises)
+    method: str = "fast"  # Ax's configure_generation_strategy method: fast | quality
+    initialization_budget: int | None = None  # Sobol trials before BO (null: Ax decides)
+
+
+@dataclass
+class GridConf:
+    """A full-factorial grid (``bench/strategies/grid.py``)."""
+
+    _target_: str = "bench.strategies.grid.GridSearch"
+    n_initial: int = 0  # Sobol points before the grid
+    points: int = 10  # per dimension (categoricals use their choices)
+    #: Explicit values on the user's scale, e.g. {learning_rate_init: [1e-3, 1e-2]} (an open mapping).
+    values: dict[str, Any] = field(default_factory=dict)
+    descending: bool = False  # walk each axis from high to low
+
+
+@dataclass
+class RandomConf:
+    """Random search on a scrambled Sobol sequence (``bench/strategies/random.py``)."""
+
+    _target_: str = "bench.strategies.random.RandomSearch"
+    n_initial: int = 0  # Sobol points first (the same sequence: it changes nothing but the count)
+
+
+SCHEMAS: dict[str, type] = {
+    "ei": EIConf,
+    "ucb": UCBConf,
+    "ts": TSConf,
+    "lp": LPConf,
+    "ax": AxConf,
+    "grid": GridConf,
+    "random": RandomConf,
+}
+
+
+def register(store: ConfigStore) -> None:
+    """Stores every strategy schema as ``schema/strategy/<name>``."""
+    for name, node in SCHEMAS.items():
+        store.store(group=GROUP, name=name, node=node, provider="bobench")

@@ -1,0 +1,111 @@
+"""The config schemas of the objectives: their options and types, in Hydra's ConfigStore.
+
+Each ``conf/objective/*.yaml`` extends one of these (``defaults: [/schema/objective/<name>@_here_,
+_self_]``), so OmegaConf checks the types when the config is composed and an unknown key is
+refused. ``space`` is an open mapping (``{name: {type, low, high, log, choices}}``): a preset or
+an override may add parameters, and :meth:`bench.space.Space.from_config` checks each one. Range
+checks stay in the objectives' constructors. This module stays light: the CLI registers it first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING
+
+GROUP = "schema/objective"
+
+
+@dataclass
+class SyntheticConf:
+    """A synthetic test function (``objectives/synthetic.py``)."""
+
+    _target_: str = "objectives.synthetic.SyntheticObjective"
+    name: str = MISSING
+    function: str = MISSING  # branin | hartmann3 | hartmann6 | park1 | park2 | currin
+    noise_std: float = 0.0  # Gaussian noise on the value; metric true_value stays noise-free
+    space: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class QuadraticConf:
+    """A cheap bowl with a known minimum (``objectives/toy.py``)."""
+
+    _target_: str = "objectives.toy.Quadratic"
+    name: str = "quadratic"
+    centre: float = 0.3  # the minimum, as a share of each parameter's range
+    sleep_s: float = 0.0  # seconds each evaluation sleeps
+    noise_std: float = 0.0
+    space: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class FaultyConf(QuadraticConf):
+    """The quadratic, misbehaving on purpose (``objectives/toy.py``, docs/faults.md)."""
+
+    _target_: str = "objectives.toy.Faulty"
+    name: str = "faulty"
+    #: raise, nan, inf, none_value, string, exit, sigkill, segfault, hang, hang_ignore_term,
+    #: children, memory, print, none
+    fault: str = "none"
+    above: float = 0.5  # the share of x1's range beyond which the fault happens
+    once_file: str | None = None  # if set, the fault happens only while this file does not exist
+
+
+@dataclass
+class SklearnConf:
+    """Any scikit-learn estimator on a data set (``objectives/sklearn_objective.py``)."""
+
+    _target_: str = "objectives.sklearn_objective.SklearnObjective"
+    name: str = "sklearn"
+    estimator: dict[str, Any] = MISSING  # {_target_: sklearn..., its keyword arguments} (open)
+    data: dict[str, Any] | None = None  # {kind: make_classification | digits | ..., its arguments} (open)
+    split: dict[str, Any] | None = None  # {stratify, random_state, test_size...} (open)
+    cv: int | None = None  # k for k-fold cross-validation on the training split instead of the test score
+    metric: str = "neg_accuracy"  # or loss: the final training loss (clf.loss_)
+    space: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class CNNConf:
+    """The worksheet's CNN (``objectives/cnn.py``, docs/cnn.md); conf/objective/cnn.yaml documents it."""
+
+    _target_: str = "objectives.cnn.CNNObjective"
+    name: str = "cnn"
+    dataset: str = "mnist"
+    root: str = "data/mnist"
+    download: bool = False
+    epochs: int = 2
+    max_train_images: int | None = None
+    val_fraction: float = 0.1
+    val_images: int | None = None
+    max_test_images: int | None = None
+    split_seed: int = 0
+    lr: float = 5.0e-4
+    batch_size: int = 64
+    dropout: float = 0.25
+    weight_decay: float = 0.0
+    channels: list[int] = field(default_factory=lambda: [16, 32])
+    hidden: int = 128
+    metric: str = "neg_val_accuracy"
+    device: str = "auto"
+    threads: int | None = None
+    deterministic: bool = True
+    space: dict[str, Any] = field(default_factory=dict)
+
+
+SCHEMAS: dict[str, type] = {
+    "synthetic": SyntheticConf,
+    "quadratic": QuadraticConf,
+    "faulty": FaultyConf,
+    "sklearn": SklearnConf,
+    "cnn": CNNConf,
+}
+
+
+def register(store: ConfigStore) -> None:
+    """Stores every objective schema as ``schema/objective/<name>``."""
+    for name, node in SCHEMAS.items():
+        store.store(group=GROUP, name=name, node=node, provider="bobench")
