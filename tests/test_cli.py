@@ -70,6 +70,13 @@ BAD_INPUT = [
     (["resume=nowhere"], "resume: nowhere is not a folder"),
     (["objective.metric=f1"], "objective.metric: unknown metric 'f1'"),
     (["carbon.pue=0.5"], "carbon.pue: must be finite and >= 1"),
+    # types are checked when composing (bench/schema.py), unknown keys refused with or without +
+    (["workers=abc"], "workers: expected an integer, got 'abc'"),
+    (["strategy.warm_start=maybe"], "strategy.warm_start: expected true or false, got 'maybe'"),
+    (["+budget.evaluation=2"], "budget.evaluation: unknown key"),
+    (["budget.evaluation=2"], "Could not override 'budget.evaluation'"),
+    (["+strategy.num_restart=2"], "strategy.num_restart: unknown key"),
+    (["objective.space.learning_rate_init.log=no"], "objective.space.learning_rate_init.log: expected true or false"),
 ]
 
 

@@ -50,9 +50,20 @@ def test_round_trip_of_every_type():
         ({"k": {"type": "categorical", "choices": []}}, "objective.space.k.choices"),
         ({"n": {"type": "int", "low": 1.2, "high": 1.8}}, "no integer lies between"),
         ({}, "objective.space: the search space has no parameters"),
+        (
+            {"lr": {"type": "float", "low": 1e-3, "high": 1.0, "log": "no"}},
+            "objective.space.lr.log: expected true or false",
+        ),
+        ({"lr": {"type": "float", "low": 1e-3, "high": 1.0, "log": "false"}}, "objective.space.lr.log: expected true"),
     ],
 )
 def test_bad_space_names_the_field(spec, message):
     with pytest.raises(UserError, match=message.replace("(", r"\(")) as info:
         Space.from_config(spec)
     assert "\n" not in str(info.value)
+
+
+def test_log_is_a_boolean_never_a_truthy_string():
+    assert Space.from_config({"lr": {"low": 0.5, "high": 2.0, "log": False}}).params[0].log is False
+    assert Space.from_config({"lr": {"low": 0.5, "high": 2.0, "log": None}}).params[0].log is False
+    assert Space.from_config({"lr": {"low": 0.5, "high": 2.0, "log": True}}).params[0].log is True
