@@ -253,12 +253,14 @@ def _one_line_warnings() -> None:
 
     default = warnings.formatwarning
 
-    def fmt(message, category, filename, lineno, line=None):  # type: ignore[no-untyped-def]
+    def fmt(
+        message: Warning | str, category: type[Warning], filename: str, lineno: int, line: str | None = None
+    ) -> str:
         if issubclass(category, JournalWarning):
             return f"bobench: warning: {message}\n"
         return default(message, category, filename, lineno, line)
 
-    warnings.formatwarning = fmt  # type: ignore[assignment]
+    warnings.formatwarning = fmt
 
 
 def main(argv: Sequence[str] | None = None) -> None:

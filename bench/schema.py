@@ -103,8 +103,9 @@ def unknown_keys(cfg: Any, prefix: str = "", allowed: Iterable[str] = ()) -> lis
     found: list[str] = []
     if isinstance(cfg, DictConfig):
         known = _schema_fields(cfg)
-        for key in cfg:
-            where = f"{prefix}.{key}" if prefix else str(key)
+        for raw in cfg:
+            key = str(raw)
+            where = f"{prefix}.{key}" if prefix else key
             if known is not None and key not in known and key not in allowed:
                 found.append(where)
                 continue
