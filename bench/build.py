@@ -8,18 +8,20 @@ from __future__ import annotations
 
 import hashlib
 import json
+import pickle
 from dataclasses import dataclass
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
 from bench.carbon import Meters, parse_carbon_config
+from bench.debug import apply_debug
 from bench.errors import UserError
 from bench.executors.base import Executor
 from bench.objective import Objective
+from bench.schema import check_known_keys
 from bench.strategies.base import Strategy
 
-from bench.schema import check_known_keys
 MODES = ("sync", "async")
 #: Config keys that may differ when a run is resumed (everything else must match).
 RESUMABLE_CHANGES = ("budget", "progress", "resume", "force", "retries")
@@ -91,6 +93,23 @@ def _instantiate(group: str, node: DictConfig, **kwargs: Any) -> Any:
         raise UserError(f"{group}: cannot build {node.get('_target_')}: {msg}") from None
 
 
+def check_picklable(objective: Objective, executor: Executor, cfg: DictConfig) -> None:
+    """An executor that runs evaluations in other processes pickles the objective: try it now."""
+    from bench.executors.inline import InlineExecutor
+
+    if isinstance(executor, InlineExecutor) or executor.simulated:
+        return  # evaluated in the driver's own process
+    try:
+        pickle.dumps(objective)
+    except Exception as exc:
+        name = str(cfg.executor._target_).rsplit(".", 2)[-2]
+        why = (str(exc).splitlines() or [""])[0]
+        raise UserError(
+            f"objective: {cfg.objective._target_} cannot be pickled for executor={name} ({type(exc).__name__}: "
+            f"{why}): keep lambdas/open files out of it (build them in setup()), or use executor=inline"
+        ) from None
+
+
 def build(cfg: DictConfig, validate: bool = True) -> Parts:
     """Instantiates objective, strategy and executor (cheap: no workers started).
 
@@ -99,6 +118,7 @@ def build(cfg: DictConfig, validate: bool = True) -> Parts:
         validate: also run the objective's full ``validate()`` (e.g. read every data file).
     """
     check_top_level(cfg)
+    apply_debug(cfg)  # +debug=fast: cheap settings where the strategy and objective have them
     objective = _instantiate("objective", cfg.objective)
     if not isinstance(objective, Objective):
         raise UserError(f"objective: {cfg.objective._target_} is not a bench.objective.Objective")
@@ -108,6 +128,7 @@ def build(cfg: DictConfig, validate: bool = True) -> Parts:
     executor = _instantiate("executor", cfg.executor, workers=int(cfg.workers))
     if not isinstance(executor, Executor):
         raise UserError(f"executor: {cfg.executor._target_} is not a bench.executors.Executor")
+    check_picklable(objective, executor, cfg)
     node = cfg.get("carbon")
     carbon = parse_carbon_config(node) if node is not None else None  # once per run; UserError naming the field
     meters = Meters(carbon, simulated=executor.simulated)  # nothing started yet

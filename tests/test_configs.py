@@ -9,8 +9,6 @@ from tests.conftest import CONF, final_results, read_journal, slurm_available
 
 #: Options that need a server these tests may not have (.ci/run starts it first).
 NEEDS_MORE = {} if slurm_available() else {("executor", "slurm"): "needs the Slurm cluster (scripts/slurm/start.sh)"}
-#: The CNN runs here on scikit-learn's bundled digits, so these tests need no MNIST files.
-CNN_CHEAP = ["objective.dataset=digits", "objective.epochs=1", "objective.threads=1"]
 
 
 def options(group: str) -> list[str]:
@@ -18,14 +16,9 @@ def options(group: str) -> list[str]:
 
 
 def cheap(compose, *overrides: str):
-    cfg = compose(*overrides)
-    for key, value in (("num_restarts", 2), ("raw_samples", 32), ("mc_samples", 16), ("n_candidates", 128)):
-        if key in cfg.strategy:
-            cfg.strategy[key] = value
-    if "n_initial" in cfg.strategy:
-        cfg.strategy.n_initial = min(cfg.strategy.n_initial, 2)
-    cfg.progress = False
-    return cfg
+    """With conf/debug/fast.yaml: small optimiser budgets, the CNN on scikit-learn's bundled digits
+    (no MNIST files needed), applied where each strategy and objective has the option."""
+    return compose(*overrides, "+debug=fast")
 
 
 @pytest.mark.parametrize("group", ["objective", "strategy", "executor", "experiment", "arm", "carbon"])
@@ -61,8 +54,7 @@ def test_every_executor_runs_three_evaluations(compose, tmp_path, executor):
 def test_every_objective_runs_two_evaluations(compose, tmp_path, objective):
     if ("objective", objective) in NEEDS_MORE:
         pytest.skip(NEEDS_MORE[("objective", objective)])
-    extra = CNN_CHEAP if objective == "cnn" else []
-    cfg = cheap(compose, f"objective={objective}", "strategy=random", "budget.evaluations=2", *extra)
+    cfg = cheap(compose, f"objective={objective}", "strategy=random", "budget.evaluations=2")
     Driver(cfg, tmp_path / "run").run()
     assert len(final_results(read_journal(tmp_path / "run"))) == 2
 
@@ -75,7 +67,22 @@ def test_every_experiment_runs_a_few_evaluations(compose, tmp_path, experiment):
     )
     if needs:
         pytest.skip(needs)
-    extra = CNN_CHEAP if cfg.objective.get("name") == "cnn" else []
-    cfg = cheap(compose, f"experiment={experiment}", "budget.evaluations=3", *extra)
+    cfg = cheap(compose, f"experiment={experiment}", "budget.evaluations=3")
     summary = Driver(cfg, tmp_path / "run").run()
     assert summary["n_evals"] == 3
+
+
+def test_debug_fast_shrinks_where_each_part_has_the_option(compose):
+    from bench.debug import apply_debug
+
+    cfg = compose("objective=cnn", "strategy=ei", "+debug=fast")
+    apply_debug(cfg)
+    assert (cfg.strategy.num_restarts, cfg.strategy.raw_samples, cfg.strategy.mc_samples) == (2, 32, 16)
+    assert cfg.strategy.n_initial == 2  # capped from 3
+    assert (cfg.objective.dataset, cfg.objective.epochs, cfg.objective.threads) == ("digits", 1, 1)
+    assert cfg.progress is False
+    cfg = compose("objective=quadratic", "strategy=async_ts", "+debug=fast")
+    apply_debug(cfg)
+    assert cfg.strategy.n_initial == 0  # a cap, not a value
+    assert "raw_samples" in cfg.strategy and "mc_samples" not in cfg.strategy  # nothing added
+    assert "epochs" not in cfg.objective
