@@ -90,7 +90,7 @@ def convergence_figures(loaded: Loaded, out_dir: Path, min_seeds: int | None, no
     frame, runs = loaded.frame, loaded.runs_frame
     stats = {(y, axis): aggregate(curves(frame, runs, axis, y), min_seeds) for y in ("best", "regret") for axis in AXES}
     figures = []
-    palette = _palette(runs["label"])
+    palette = _palette(list(runs["label"]))
     for objective, obj_runs in runs.groupby("objective", sort=True):
         n_seeds = obj_runs.groupby("label")["run"].nunique().to_dict()
         for y, ylabel in (("best", "best value so far"), ("regret", "simple regret")):
@@ -109,7 +109,7 @@ def convergence_figures(loaded: Loaded, out_dir: Path, min_seeds: int | None, no
             )
             for ax, (axis, s) in zip(axes[0], panels, strict=True):
                 for label, g in s.groupby("label", sort=True):
-                    color = palette[label]
+                    color = palette[str(label)]
                     xs, m, se = g["x"].to_numpy(), g["mean"].to_numpy(), g["se"].fillna(0).to_numpy()
                     if y == "regret":
                         keep = m > 0
@@ -137,7 +137,7 @@ def convergence_figures(loaded: Loaded, out_dir: Path, min_seeds: int | None, no
                 ax.set_ylabel(ylabel)
             axes[0][0].legend(fontsize="small")
             fig.suptitle(f"{objective}: {ylabel} (mean ± SE over seeds)")
-            name = f"{_slug(objective)}_{y}"
+            name = f"{_slug(str(objective))}_{y}"
             figures.append(
                 Figure(
                     "Convergence",
@@ -170,7 +170,7 @@ def grid_figures(loaded: Loaded, out_dir: Path, notes: list[str], param: str | N
     _theme()
     frame = loaded.frame
     grid = frame[frame["strategy"].str.contains("grid", case=False)]
-    figures = []
+    figures: list[Figure] = []
     if grid.empty:
         if {"metric.train_accuracy", "metric.test_accuracy"} <= set(frame.columns):
             notes.append("accuracy metrics found but no grid run (strategy named *grid*): no Figure 1")
@@ -211,7 +211,7 @@ def grid_figures(loaded: Loaded, out_dir: Path, notes: list[str], param: str | N
             Figure(
                 "Figure 1: accuracy against the learning rate",
                 f"{objective}: grid over {col[6:]}",
-                _save(fig, out_dir, f"{_slug(objective)}_figure1_grid"),
+                _save(fig, out_dir, f"{_slug(str(objective))}_figure1_grid"),
                 "Negative training and test accuracy and the objective's value; mean ± SE over runs.",
             )
         )
@@ -409,7 +409,7 @@ def training_figures(loaded: Loaded, out_dir: Path, notes: list[str]) -> list[Fi
     if not {"metric.train_loss", "metric.val_loss"} & set(frame.columns):
         return []
     figures = []
-    palette = _palette(frame["label"])
+    palette = _palette(list(frame["label"]))
     for objective, df in frame.groupby("objective", sort=True):
         df = df.assign(
             _train=df["metric.train_loss"].map(_as_list) if "metric.train_loss" in df else None,
@@ -420,10 +420,10 @@ def training_figures(loaded: Loaded, out_dir: Path, notes: list[str]) -> list[Fi
             continue
         fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4), layout="constrained")
         for label, g in has.groupby("label", sort=True):
-            color = palette[label]
-            scored = g[g["ok"]]
+            color = palette[str(label)]
+            scored = g[g["ok"]]  # usable values only, so no NaN
             if len(scored):
-                best = scored.loc[scored["value"].idxmin()]
+                best = scored.iloc[int(np.argmin(scored["value"].to_numpy(dtype=float)))]
                 for key, ls, what in (("_train", "-", "train"), ("_val", "--", "val")):
                     seq = best[key]
                     if isinstance(seq, list) and seq:
@@ -444,7 +444,7 @@ def training_figures(loaded: Loaded, out_dir: Path, notes: list[str]) -> list[Fi
             Figure(
                 "Training curves",
                 f"{objective}: loss per epoch",
-                _save(fig, out_dir, f"{_slug(objective)}_training_curves"),
+                _save(fig, out_dir, f"{_slug(str(objective))}_training_curves"),
                 "metric.train_loss and metric.val_loss of results.csv.",
             )
         )

@@ -218,8 +218,19 @@ def load_runs(paths: Iterable[str | Path]) -> Loaded:
     frames = []
     for run in runs:
         df = run.evals.copy()
-        for key in ("run", "objective", "strategy", "label", "executor", "mode", "workers", "seed", "clock", "optimum"):
-            df[key] = run.meta[key]
+        for column in (
+            "run",
+            "objective",
+            "strategy",
+            "label",
+            "executor",
+            "mode",
+            "workers",
+            "seed",
+            "clock",
+            "optimum",
+        ):
+            df[column] = run.meta[column]
         frames.append(df)
     frame = pd.concat(frames, ignore_index=True, sort=False)
     runs_frame = pd.DataFrame([{k: v for k, v in r.meta.items() if k != "space"} for r in runs])

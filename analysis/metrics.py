@@ -38,6 +38,14 @@ AXES = {
 GRID_POINTS = 200
 
 
+def _number(v: Any) -> float | None:
+    """A frame cell as a float (None where it is missing or not a number)."""
+    try:
+        return None if v is None else float(v)
+    except (TypeError, ValueError):
+        return None
+
+
 def mean_se(values: Sequence[float] | np.ndarray) -> tuple[float, float, int]:
     """Mean, standard error (ddof=1) and count of the finite values."""
     v = np.asarray(values, dtype=float)
@@ -93,7 +101,7 @@ def curves(frame: pd.DataFrame, runs: pd.DataFrame, axis: str, y: str = "best") 
         obj_runs = runs[runs["objective"] == objective].set_index("run")
         parts = {run: df for run, df in obj_frame.groupby("run", sort=False)}
         usable = {r: df for r, df in parts.items() if pd.to_numeric(df[col], errors="coerce").notna().any()}
-        extents = {r: run_extent(df, axis, obj_runs.at[r, "elapsed_s"]) for r, df in usable.items()}
+        extents = {r: run_extent(df, axis, _number(obj_runs.at[r, "elapsed_s"])) for r, df in usable.items()}
         grid = make_grid(list(extents.values()), axis)
         if not len(grid):
             continue
@@ -104,8 +112,8 @@ def curves(frame: pd.DataFrame, runs: pd.DataFrame, axis: str, y: str = "best") 
                 .sort_values("_x", kind="stable")
             )
             if y == "regret":
-                opt = obj_runs.at[run, "optimum"]
-                if opt is None or not math.isfinite(float(opt)):
+                opt = _number(obj_runs.at[run, "optimum"])
+                if opt is None or not math.isfinite(opt):
                     continue
             # Both are the run folder's running values: best_so_far, and regret (noise-free best - optimum).
             yv = df["best_so_far" if y == "best" else "regret"].to_numpy(dtype=float)
@@ -191,8 +199,9 @@ def targets(
         if key is not None and key not in known:
             raise UserError(f"--target/--tolerance: no objective {key!r} in the runs (have {', '.join(sorted(known))})")
     out: dict[str, tuple[float, str]] = {}
-    for objective, df in frame.groupby("objective", sort=True):
-        given = target.get(objective, target.get(None))
+    for group, df in frame.groupby("objective", sort=True):
+        objective = str(group)
+        given = target[objective] if objective in target else target.get(None)
         if given is not None:
             out[objective] = (given.value, "given by --target")
             continue
@@ -269,10 +278,12 @@ def summary_table(
     rows, baselines = [], {}
     if baseline is not None:
         pick_baseline(list(runs["label"]), baseline)  # raises if no line is called so
-    for objective, obj_runs in runs.groupby("objective", sort=True):
+    for objective_key, obj_runs in runs.groupby("objective", sort=True):
+        objective = str(objective_key)
         target, _ = target_of.get(objective, (math.nan, ""))
         per_label: dict[str, dict[str, Any]] = {}
-        for label, lab_runs in obj_runs.groupby("label", sort=True):
+        for label_key, lab_runs in obj_runs.groupby("label", sort=True):
+            label = str(label_key)
             ttt, finals, regrets = [], [], []
             for run, elapsed in zip(lab_runs["run"], lab_runs["elapsed_s"], strict=True):
                 ev = frame[frame["run"] == run]

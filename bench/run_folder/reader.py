@@ -190,7 +190,8 @@ def _read_results_csv(run: RunFolder, quiet: bool = False) -> list[dict[str, Any
         if not quiet:
             run.notes.append(f"{run.path}: {RESULTS} unreadable ({type(exc).__name__})")
         return None
-    return df.astype(object).where(df.notna(), None).to_dict("records")
+    cells = df.astype(object).where(df.notna(), None)
+    return [{str(k): v for k, v in row.items()} for row in cells.to_dict("records")]
 
 
 def _optimum_from_regret(rows: list[dict[str, Any]]) -> float | None:
