@@ -95,12 +95,15 @@ def _instantiate(group: str, node: DictConfig, **kwargs: Any) -> Any:
 
 def check_picklable(objective: Objective, executor: Executor, cfg: DictConfig) -> None:
     """An executor that runs evaluations in other processes pickles the objective: try it now."""
-    from bench.executors.inline import InlineExecutor
-
-    if isinstance(executor, InlineExecutor) or executor.simulated:
+    if executor.objective_pickler is None:
         return  # evaluated in the driver's own process
     try:
-        pickle.dumps(objective)
+        if executor.objective_pickler == "cloudpickle":
+            import cloudpickle
+
+            cloudpickle.dumps(objective)
+        else:
+            pickle.dumps(objective)
     except Exception as exc:
         name = str(cfg.executor._target_).rsplit(".", 2)[-2]
         why = (str(exc).splitlines() or [""])[0]
@@ -132,9 +135,8 @@ def build(cfg: DictConfig, validate: bool = True) -> Parts:
     node = cfg.get("carbon")
     carbon = parse_carbon_config(node) if node is not None else None  # once per run; UserError naming the field
     meters = Meters(carbon, simulated=executor.simulated)  # nothing started yet
-    check = getattr(objective, "validate", None)
-    if validate and callable(check):
-        check()  # e.g. data files present and well-formed, before any evaluation
+    if validate:
+        objective.validate()  # e.g. data files present and well-formed, before any evaluation
     return Parts(objective, strategy, executor, meters)
 
 
@@ -156,6 +158,8 @@ def first_difference(old: Any, new: Any, prefix: str = "") -> str | None:
     if isinstance(old, dict) and isinstance(new, dict):
         for key in sorted(set(old) | set(new), key=str):
             where = f"{prefix}.{key}" if prefix else str(key)
+            if key not in old and new[key] is None:
+                continue  # a key added since the run started, left unset: the run had it unset too
             if key not in old or key not in new:
                 return where
             diff = first_difference(old[key], new[key], where)

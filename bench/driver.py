@@ -42,24 +42,51 @@ class Interrupted(Exception):
         self.signum = signum
 
 
-@contextmanager
-def _signals_raise() -> Iterator[None]:
-    """Turns SIGTERM (and SIGINT) into :class:`Interrupted` in the main thread."""
+class SignalGate:
+    """Turns SIGTERM and SIGINT into :class:`Interrupted`, but never inside a held section.
 
-    def handler(signum: int, _frame: Any) -> None:
+    The driver holds the gate while it writes a record and applies it to its state, so a signal
+    cannot leave the two apart (results.csv one row behind the journal); a signal that arrives
+    then is raised when the section ends.
+    """
+
+    def __init__(self) -> None:
+        self._depth = 0
+        self._pending: int | None = None
+
+    def _handler(self, signum: int, _frame: Any) -> None:
+        if self._depth:
+            self._pending = signum
+            return
         raise Interrupted(signum)
 
-    old = {}
-    for sig in (signal.SIGTERM, signal.SIGINT):
+    @contextmanager
+    def installed(self) -> Iterator[None]:
+        """Handles the signals in the main thread for the duration of the block."""
+        old = {}
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            try:
+                old[sig] = signal.signal(sig, self._handler)
+            except ValueError:  # not the main thread
+                pass
         try:
-            old[sig] = signal.signal(sig, handler)
-        except ValueError:  # not the main thread
-            pass
-    try:
-        yield
-    finally:
-        for sig, h in old.items():
-            signal.signal(sig, h)
+            yield
+        finally:
+            for sig, h in old.items():
+                signal.signal(sig, h)
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        """A section no signal interrupts; one that arrived meanwhile is raised at its end."""
+        self._depth += 1
+        try:
+            yield
+        finally:
+            self._depth -= 1
+            if not self._depth and self._pending is not None:
+                signum, self._pending = self._pending, None
+                if sys.exc_info()[0] is None:
+                    raise Interrupted(signum)
 
 
 class Driver:
@@ -99,13 +126,13 @@ class Driver:
         self._last_refresh = 0.0
         self._progress: Any = None
         self._t_started = time.time()
+        self._gate = SignalGate()
 
     # -- the whole run -----------------------------------------------------------------------
     def run(self) -> dict[str, Any]:
-        if hasattr(signal, "SIGXFSZ"):
-            # Past a file-size limit (ulimit -f) a write then fails with EFBIG, which the journal
-            # reports, instead of the signal killing the driver mid-record.
-            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        # Past a file-size limit (ulimit -f) a write then fails with EFBIG, which the journal
+        # reports, instead of the signal killing the driver mid-record (bobench is POSIX-only).
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         records = self.journal.open()
         try:
             self.state = RunState.from_records(records)
@@ -119,7 +146,7 @@ class Driver:
                     stacklevel=2,
                 )
             self._start_or_resume(records)
-            with _signals_raise():
+            with self._gate.installed():
                 try:
                     self._loop()
                 except Interrupted as exc:
@@ -129,7 +156,8 @@ class Driver:
                     self.stop_reason = "interrupted (SIGINT)"
                     raise Interrupted(signal.SIGINT) from None
                 finally:
-                    self._finish()
+                    with self._gate.held():  # a second Ctrl-C does not cut the run's end short
+                        self._finish()
         finally:
             self.journal.close()
         return self.summary()
@@ -141,7 +169,7 @@ class Driver:
             if records:
                 raise UserError(f"{self.run_dir}: the journal has no start record; it is not a bobench run folder")
             origin = time.time()
-            self.journal.append(
+            self._log(
                 "start",
                 config=plain,
                 config_hash=config_hash(plain),
@@ -152,7 +180,6 @@ class Driver:
                 git_commit=git_commit(),
                 optimum=self.objective.optimum,
             )
-            self.state.apply(self.journal.records[-1])
             self._start_executor(origin)
             return
         if not resuming:
@@ -174,24 +201,30 @@ class Driver:
             config_changed_at=diff,
         )
         self._start_executor(origin)
-        if self.executor.simulated and hasattr(self.executor, "advance"):
+        if self.executor.simulated:  # a virtual clock starts at 0: move it to where the run stopped
             self.executor.advance(self.state.last_t - self.executor.now())
-        attach = getattr(self.executor, "attach", None)
         for ev in self.state.in_flight():
-            if attach is not None and ev.job_id and ev.job_attempt == ev.attempt and not ev.abandoned:
-                # A job that outlived its driver (Slurm): follow it rather than run it again.
-                task = Task(ev.eval_id, dict(ev.params), eval_seed(int(self.cfg.seed), ev.eval_id), ev.attempt)
-                attach(task, ev.job_id)
-                self.state.apply(
-                    self.journal.append("attach", eval_id=ev.eval_id, attempt=ev.attempt, job_id=ev.job_id)
-                )
-            else:  # in flight when the driver stopped: run again, once
-                self._submit(ev, attempt=ev.attempt + 1)
+            if ev.job_id and ev.job_attempt == ev.attempt and not ev.abandoned and self._attach(ev, ev.job_id):
+                continue  # a job that outlived its driver (Slurm) is followed rather than run again
+            self._submit(ev, attempt=ev.attempt + 1)  # in flight when the driver stopped: run again, once
+
+    def _attach(self, ev: EvalState, job_id: str) -> bool:
+        task = Task(ev.eval_id, dict(ev.params), eval_seed(int(self.cfg.seed), ev.eval_id), ev.attempt)
+        if not self.executor.attach(task, job_id):
+            return False
+        self._log("attach", eval_id=ev.eval_id, attempt=ev.attempt, job_id=job_id)
+        return True
 
     def _start_executor(self, origin: float) -> None:
-        if hasattr(self.executor, "run_dir"):
-            self.executor.run_dir = self.run_dir  # e.g. where submitit keeps its job files
+        self.executor.set_run_dir(self.run_dir)  # e.g. where submitit keeps its job files
         self.executor.start(self.objective, origin, self.meters.worker_factory)
+
+    def _log(self, event: str, **fields: Any) -> dict[str, Any]:
+        """Journals one record and applies it to the run's state, with no signal in between."""
+        with self._gate.held():
+            rec = self.journal.append(event, **fields)
+            self.state.apply(rec)
+        return rec
 
     # -- the loop ------------------------------------------------------------------------------
     def _budget_left(self) -> bool:
@@ -236,13 +269,13 @@ class Driver:
             X = np.asarray(self.strategy.propose(history, pending, n), dtype=float).reshape(-1, self.space.dim)
         decision_s = time.perf_counter() - t0
         share = max(len(X), 1)  # a batch's decision is shared by its points
-        if getattr(self.executor, "charge_decision_time", False):
+        if self.executor.charges_decision_time():
             self.executor.advance(decision_s)
         for x in X[:n]:
             if not self.space.contains_unit(x):
                 raise RuntimeError(f"strategy {type(self.strategy).__name__} proposed {x}, outside the unit cube")
             eid = self.state.next_eval_id
-            rec = self.journal.append(
+            self._log(
                 "submit",
                 eval_id=eid,
                 attempt=0,
@@ -254,12 +287,11 @@ class Driver:
                 decision_co2_kg=None if spent.kg is None else spent.kg / share,
                 decision_carbon_method=spent.method,
             )
-            self.state.apply(rec)
             self._dispatch(self.state.evals[eid], attempt=0)
         return len(X[:n])
 
     def _submit(self, ev: EvalState, attempt: int) -> None:
-        rec = self.journal.append(
+        self._log(
             "submit",
             eval_id=ev.eval_id,
             attempt=attempt,
@@ -268,20 +300,19 @@ class Driver:
             t_submit=self.executor.now(),
             decision_s=ev.decision_s,
         )
-        self.state.apply(rec)
         self._dispatch(ev, attempt)
 
     def _dispatch(self, ev: EvalState, attempt: int) -> None:
         task = Task(ev.eval_id, dict(ev.params), eval_seed(int(self.cfg.seed), ev.eval_id), attempt)
-        self.executor.submit(task)
-        job_id = getattr(self.executor, "job_ids", {}).get(ev.eval_id)
-        if job_id:
-            self.state.apply(self.journal.append("job", eval_id=ev.eval_id, attempt=attempt, job_id=str(job_id)))
+        with self._gate.held():  # a job that started has its id journaled, so a resume follows it
+            self.executor.submit(task)
+            job_id = self.executor.job_id(ev.eval_id)
+            if job_id:
+                self._log("job", eval_id=ev.eval_id, attempt=attempt, job_id=str(job_id))
 
     def _record(self, outcome: Outcome) -> None:
         retry = outcome.retryable and outcome.attempt < self.retries
-        rec = self.journal.append("result", **outcome.to_json(), final=not retry)
-        self.state.apply(rec)
+        self._log("result", **outcome.to_json(), final=not retry)
         if retry:
             self._submit(self.state.evals[outcome.eval_id], attempt=outcome.attempt + 1)
         elif self._progress is not None:
@@ -341,7 +372,7 @@ class Driver:
         """Says in the journal which evaluations were stopped with the driver (run again on resume)."""
         now = self.executor.now()
         for ev in self.state.in_flight():
-            rec = self.journal.append(
+            self._log(
                 "result",
                 eval_id=ev.eval_id,
                 status=CANCELLED,
@@ -354,7 +385,6 @@ class Driver:
                 t_end=now,
                 final=False,
             )
-            self.state.apply(rec)
 
     def summary(self) -> dict[str, Any]:
         st, cfg = self.state, self.cfg

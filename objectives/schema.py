@@ -65,6 +65,7 @@ class SklearnConf:
     split: dict[str, Any] | None = None  # {stratify, random_state, test_size...} (open)
     cv: int | None = None  # k for k-fold cross-validation on the training split instead of the test score
     metric: str = "neg_accuracy"  # or loss: the final training loss (clf.loss_)
+    seed_param: str | None = None  # an estimator parameter that receives each evaluation's seed
     space: dict[str, Any] = field(default_factory=dict)
 
 

@@ -35,6 +35,10 @@ class Executor(abc.ABC):
 
     #: Whether outcomes carry simulated times (the driver then never sleeps or reads wall time).
     simulated: ClassVar[bool] = False
+    #: How the objective reaches the workers: ``"pickle"`` (other processes, the default),
+    #: ``"cloudpickle"`` (which also takes lambdas and local classes), or None (the driver's own
+    #: process). The pre-check pickles the objective the same way, so a failure is one line.
+    objective_pickler: ClassVar[str | None] = "pickle"
 
     def __init__(self, workers: int = 1):
         self.workers = int(workers)

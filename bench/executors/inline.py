@@ -16,6 +16,8 @@ class InlineExecutor(Executor):
     batch of M runs one after the other. Per-evaluation time limits cannot be enforced here.
     """
 
+    objective_pickler = None
+
     def __init__(self, workers: int = 1):
         super().__init__(workers)
         self._queue: deque[Task] = deque()

@@ -107,7 +107,7 @@ class LocalExecutor(Executor):
         timeout_s: float | None = LocalConf.timeout_s,
         memory_limit_mb: int | None = LocalConf.memory_limit_mb,
         threads: int | None = LocalConf.threads,
-        start_timeout_s: float = 300.0,
+        start_timeout_s: float = LocalConf.start_timeout_s,
     ):
         super().__init__(workers)
         if start_method not in mp.get_all_start_methods():

@@ -50,6 +50,7 @@ class LocalConf:
     _target_: str = "bench.executors.local.LocalExecutor"
     start_method: str = "spawn"  # safe with torch; fork is faster to start but unsafe after threads exist
     timeout_s: float | None = None  # per-evaluation time limit in seconds
+    start_timeout_s: float = 300.0  # how long a worker may take to start and run the objective's setup
     memory_limit_mb: int | None = None  # address-space limit per worker
     threads: int | None = None  # torch/OpenMP threads per worker (null: library default)
 

@@ -45,6 +45,7 @@ class SimulatedExecutor(Executor):
     """
 
     simulated = True
+    objective_pickler = None
 
     def __init__(
         self,

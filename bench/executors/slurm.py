@@ -148,6 +148,8 @@ class SlurmExecutor(Executor):
         additional_parameters: extra ``#SBATCH`` flags, e.g. ``{"constraint": "a100"}``.
     """
 
+    objective_pickler = "cloudpickle"  # submitit pickles each job's call with cloudpickle
+
     def __init__(
         self,
         workers: int = 1,
@@ -547,7 +549,7 @@ class _CleanEnvSlurmExecutor(submitit.SlurmExecutor):
         export = ",".join(sorted(n for n in self._sbatch_env if not n.startswith("SLURM_")))
         return ["sbatch", f"--export={export}", str(submission_file_path)]
 
-    def _submit_command(self, command: str) -> submitit.SlurmJob:
+    def _submit_command(self, command: str) -> submitit.Job[Any]:
         # As submitit's PicklingExecutor._submit_command, but sbatch gets the filtered env.
         tmp_uuid = uuid.uuid4().hex
         folder = submitit_utils.JobPaths.get_first_id_independent_folder(self.folder)
