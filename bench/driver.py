@@ -27,8 +27,8 @@ from bench.errors import RunFolderError, UserError
 from bench.journal import SETASIDE, Journal, JournalWarning
 from bench.records import CANCELLED, Outcome, Task
 from bench.run_folder import git_commit, versions, write_results, write_summary
+from bench.run_folder.state import EvalState, RunState
 from bench.seeding import eval_seed
-from bench.state import EvalState, RunState
 
 #: How often results.csv and summary.json are refreshed while a run goes on (seconds).
 REFRESH_S = 5.0

@@ -9,7 +9,7 @@ import pytest
 from bench.driver import Driver
 from bench.errors import UserError
 from bench.records import CRASHED, DIVERGED, ERROR, INVALID, OK
-from bench.state import RunState
+from bench.run_folder.state import RunState
 from tests.conftest import final_results, read_journal
 
 

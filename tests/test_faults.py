@@ -24,7 +24,7 @@ import pytest
 from bench.driver import Driver
 from bench.records import CRASHED, DIVERGED, ERROR, INVALID, OK, TIMEOUT
 from bench.run_folder import result_rows
-from bench.state import RunState
+from bench.run_folder.state import RunState
 from tests.conftest import ROOT, read_journal, run_cli, start_cli
 
 
