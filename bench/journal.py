@@ -3,11 +3,12 @@
 Each record is one JSON object on one line, written with a single ``write`` of the whole
 line, flushed and fsynced. On opening, a torn last line (a crash mid-write) or a garbage
 line is moved aside to ``journal.jsonl.setaside`` with a warning, never merged with the
-next record and never silently dropped. A lock file keeps a second driver out.
+next record and never silently dropped. A lock file keeps a second driver out; a clean close removes it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -105,6 +106,10 @@ class Journal:
             os.close(self._fd)
             self._fd = None
         if self._lock_fd is not None:
+            # Removed while still held, so no other driver can take the lock of a file about to go;
+            # a driver that opened it meanwhile sees that its inode is gone and makes a new one (_lock).
+            with contextlib.suppress(OSError):
+                (self.folder / LOCK).unlink()
             fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
             os.close(self._lock_fd)
             self._lock_fd = None
@@ -176,20 +181,29 @@ class Journal:
             raise RunFolderError(f"run folder {self.folder}: cannot rewrite the journal ({exc.strerror})") from None
 
     def _lock(self) -> None:
+        """Takes the folder's lock file; a clean close removes it, a crash leaves it for the next driver."""
         lock_path = self.folder / LOCK
-        try:
-            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError as exc:
-            raise RunFolderError(f"run folder {self.folder}: cannot write in it ({exc.strerror})") from None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.read(fd, 200).decode(errors="replace").strip() or "another process"
-            os.close(fd)
-            raise RunFolderLocked(
-                f"run folder {self.folder} is in use by a running driver ({holder}); "
-                "wait for it to finish or stop it first"
-            ) from None
+        while True:
+            try:
+                fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError as exc:
+                raise RunFolderError(f"run folder {self.folder}: cannot write in it ({exc.strerror})") from None
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.read(fd, 200).decode(errors="replace").strip() or "another process"
+                os.close(fd)
+                raise RunFolderLocked(
+                    f"run folder {self.folder} is in use by a running driver ({holder}); "
+                    "wait for it to finish or stop it first"
+                ) from None
+            try:
+                same = os.stat(lock_path).st_ino == os.fstat(fd).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
+            os.close(fd)  # the file was removed by a driver that closed meanwhile: lock a fresh one
         # The kernel drops the lock when its holder dies, so a stale lock file is taken over.
         os.ftruncate(fd, 0)
         os.write(fd, f"pid {os.getpid()} on {os.uname().nodename} since {time.ctime()}".encode())
