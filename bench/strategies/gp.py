@@ -257,7 +257,9 @@ def hallucinate(model: SingleTaskGP, X_new: Tensor) -> SingleTaskGP:
     with torch.no_grad():
         mean = model.posterior(X_new).mean
         model.posterior(X_new[:1])  # fills the prediction caches condition_on_observations needs
-    return model.condition_on_observations(X=X_new, Y=mean)
+    conditioned = model.condition_on_observations(X=X_new, Y=mean)
+    assert isinstance(conditioned, SingleTaskGP)  # a conditioned copy of the same class
+    return conditioned
 
 
 def optimise_acqf(
@@ -333,8 +335,8 @@ class GPStrategy(Strategy):
             P = torch.as_tensor(pending, dtype=DTYPE)
             t = history.n_tried + len(pending) + 1
             out = self.acquire(model, X, Y, P, n, t)
-        out = np.asarray(out.detach().numpy() if isinstance(out, Tensor) else out, dtype=float)
-        return np.clip(out.reshape(n, d), 0.0, 1.0)
+        points = np.asarray(out.detach().numpy() if isinstance(out, Tensor) else out, dtype=float)
+        return np.clip(points.reshape(n, d), 0.0, 1.0)
 
     @abc.abstractmethod
     def acquire(self, model: SingleTaskGP, X: Tensor, Y: Tensor, pending: Tensor, n: int, t: int) -> Tensor:

@@ -42,6 +42,7 @@ from botorch.acquisition import (
 )
 from botorch.generation.gen import gen_candidates_scipy
 from botorch.models import SingleTaskGP
+from botorch.posteriors import GPyTorchPosterior
 from botorch.utils.transforms import t_batch_mode_transform
 from torch import Tensor
 from torch.nn.functional import softplus
@@ -61,11 +62,14 @@ HARD_P = 5.0
 class _MeanGradNorm(AcquisitionFunction):
     """``‖∇μ(x)‖`` of the GP mean, differentiable (for the Lipschitz constant)."""
 
-    @t_batch_mode_transform(expected_q=1)
+    # botorch types the decorator for AcquisitionFunction itself, so a subclass's method does not fit it.
+    @t_batch_mode_transform(expected_q=1)  # type: ignore[arg-type]
     def forward(self, X: Tensor) -> Tensor:
         with torch.enable_grad():
             Z = X if X.requires_grad else X.detach().requires_grad_(True)
-            mean = self.model.posterior(Z).mean.sum()
+            posterior = self.model.posterior(Z)
+            assert isinstance(posterior, GPyTorchPosterior)  # a GP's; the base Posterior has no mean
+            mean = posterior.mean.sum()
             (grad,) = torch.autograd.grad(mean, Z, create_graph=X.requires_grad)
         return grad.squeeze(-2).norm(dim=-1)
 
@@ -126,7 +130,8 @@ class PenalisedAcquisition(AcquisitionFunction):
             self.radius = (best_f - mu).abs()  # |M - μ(x_j)|, in the function's units
             self.sigma = sigma
 
-    @t_batch_mode_transform(expected_q=1)
+    # botorch types the decorator for AcquisitionFunction itself, so a subclass's method does not fit it.
+    @t_batch_mode_transform(expected_q=1)  # type: ignore[arg-type]
     def forward(self, X: Tensor) -> Tensor:
         if self.base == "ei":
             value = self.log_ei(X)

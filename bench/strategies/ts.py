@@ -27,6 +27,7 @@ import torch
 from botorch.acquisition import AcquisitionFunction
 from botorch.generation.gen import gen_candidates_scipy
 from botorch.models import SingleTaskGP
+from botorch.posteriors import GPyTorchPosterior
 from botorch.sampling.pathwise import draw_kernel_feature_paths, draw_matheron_paths
 from linear_operator.utils.cholesky import psd_safe_cholesky
 from torch import Tensor
@@ -100,6 +101,7 @@ class ThompsonSampling(GPStrategy):
         cand = torch.cat([self._sobol(self.n_candidates), X], dim=0)
         with torch.no_grad():
             post = model.posterior(cand)
+            assert isinstance(post, GPyTorchPosterior)  # no posterior transform: never a TransformedPosterior
             mean = post.mean.squeeze(-1)
             chol = psd_safe_cholesky(post.distribution.covariance_matrix)
             z = torch.randn(len(cand), n, dtype=DTYPE)
