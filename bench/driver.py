@@ -23,7 +23,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from bench.build import Parts, build, config_for_compare, config_hash, first_difference
 from bench.carbon import hook as carbon_hook
-from bench.errors import RunFolderError, UserError
+from bench.errors import Interrupted, RunFolderError, UserError
 from bench.journal import SETASIDE, Journal, JournalWarning
 from bench.records import CANCELLED, Outcome, Task
 from bench.run_folder import git_commit, versions, write_results, write_summary
@@ -32,14 +32,6 @@ from bench.seeding import eval_seed
 
 #: How often results.csv and summary.json are refreshed while a run goes on (seconds).
 REFRESH_S = 5.0
-
-
-class Interrupted(Exception):
-    """SIGTERM or Ctrl-C: the driver stops cleanly and the run can be resumed."""
-
-    def __init__(self, signum: int):
-        super().__init__(signal.Signals(signum).name)
-        self.signum = signum
 
 
 class SignalGate:
@@ -216,6 +208,7 @@ class Driver:
         return True
 
     def _start_executor(self, origin: float) -> None:
+        self.objective.set_run_dir(self.run_dir)  # e.g. where a command keeps each evaluation's output
         self.executor.set_run_dir(self.run_dir)  # e.g. where submitit keeps its job files
         self.executor.start(self.objective, origin, self.meters.worker_factory)
 

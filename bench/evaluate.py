@@ -10,10 +10,23 @@ import math
 import numbers
 import time
 import traceback
+from contextvars import ContextVar
 from typing import Any, Protocol
 
 from bench.objective import Evaluation, Objective
 from bench.records import DIVERGED, ERROR, INVALID, OK, Outcome, Task
+
+
+_CURRENT_TASK: ContextVar[Task | None] = ContextVar("bobench_current_task", default=None)
+
+
+def current_task() -> Task | None:
+    """The task :func:`evaluate` is running in this thread, or None outside an evaluation.
+
+    For an objective that keeps files per evaluation (``<run folder>/evals/<eval_id>/``): the
+    objective's own call sees only the parameters and the seed.
+    """
+    return _CURRENT_TASK.get()
 
 
 class Meter(Protocol):
@@ -88,12 +101,15 @@ def evaluate(
     t_start = time.time()
     if meter is not None:
         meter.start()
+    token = _CURRENT_TASK.set(task)
     try:
         result = objective(dict(task.params), task.seed)
         status, value, metrics, message = classify(result)
     except Exception as exc:
         tb = traceback.format_exc(limit=-3)
         status, value, metrics, message = ERROR, None, {}, f"{type(exc).__name__}: {exc}\n{tb}"
+    finally:
+        _CURRENT_TASK.reset(token)
     t_end = time.time()
     energy_kwh = co2_kg = method = None
     if meter is not None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from bench.space import Space
@@ -64,6 +65,16 @@ class Objective(abc.ABC):
 
         Called once by the driver, in its own process, before any evaluation; raises
         :class:`bench.errors.UserError` with one line naming the problem. The default checks nothing.
+        """
+
+    def set_run_dir(self, run_dir: Path) -> None:
+        """Tells the objective the run folder, before any worker gets its copy.
+
+        Called once by the driver, in its own process, before the executor starts, so the
+        folder travels with the objective to every worker (pickled, Slurm jobs included). An
+        objective that keeps files per evaluation (e.g. a command's stdout and stderr) keeps them
+        under it, naming each by :func:`bench.evaluate.current_task`'s ``eval_id``. The default
+        keeps nothing there.
         """
 
     def setup(self) -> None:

@@ -97,12 +97,39 @@ class CNNConf:
     space: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass
+class FunctionConf:
+    """A plain function from the user's code (``objectives/function.py``, docs/your-objective.md)."""
+
+    _target_: str = "objectives.function.FunctionObjective"
+    name: str | None = None  # default: the target
+    target: str | None = None  # package.module:function, called as fn(**params) (and seed= if it takes one)
+    path: list[str] = field(default_factory=list)  # folders put on sys.path first (the start folder always is)
+    optimum: float | None = None  # the known minimum, for regret
+    space: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class CommandConf:
+    """Any program (``objectives/command.py``, docs/your-objective.md)."""
+
+    _target_: str = "objectives.command.CommandObjective"
+    name: str | None = None  # default: the program and its first argument
+    command: str | None = None  # 'python train.py --lr {lr}': {name} per parameter, {seed} the evaluation's seed
+    cwd: str | None = None  # where it runs (default: the folder bobench was started in)
+    timeout_s: float | None = None  # seconds before its process group is killed and the evaluation fails
+    optimum: float | None = None  # the known minimum, for regret
+    space: dict[str, Any] = field(default_factory=dict)
+
+
 SCHEMAS: dict[str, type] = {
     "synthetic": SyntheticConf,
     "quadratic": QuadraticConf,
     "faulty": FaultyConf,
     "sklearn": SklearnConf,
     "cnn": CNNConf,
+    "function": FunctionConf,
+    "command": CommandConf,
 }
 
 
