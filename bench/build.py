@@ -87,6 +87,8 @@ def _instantiate(group: str, node: DictConfig, **kwargs: Any) -> Any:
         if isinstance(cause, UserError):
             raise cause from None
         msg = str(cause or exc).splitlines()[0] if (cause or exc) else "could not be built"
+        if isinstance(cause, ModuleNotFoundError):
+            msg += ": run bobench from the folder that holds it, or add that folder to PYTHONPATH"
         if "unexpected keyword argument" in msg:
             key = msg.rsplit("'", 2)[-2] if msg.count("'") >= 2 else msg
             raise UserError(f"{group}.{key}: unknown option for {node._target_}") from None

@@ -263,6 +263,21 @@ def _one_line_warnings() -> None:
     warnings.formatwarning = fmt
 
 
+def user_code_folders(args: Sequence[str]) -> list[str]:
+    """The folders a user's own objective or strategy is imported from: the working folder, and
+    the parent of a ``--config-dir``/``-cd`` folder (a project's ``conf/`` sits beside its code)."""
+    import os
+
+    folders = [os.getcwd()]
+    for i, arg in enumerate(args):
+        flag, eq, value = arg.partition("=")
+        if flag in ("--config-dir", "-cd"):
+            value = value if eq else (args[i + 1] if i + 1 < len(args) else "")
+            if value:
+                folders.append(str(Path(value).expanduser().absolute().parent))
+    return folders
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of ``bobench`` and ``python -m bench``."""
     import hydra
@@ -272,6 +287,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     register()  # the typed schemas, before Hydra composes anything
     _one_line_warnings()
     args = list(sys.argv[1:] if argv is None else argv)
+    sys.path[:0] = [f for f in user_code_folders(args) if f not in sys.path]  # `bobench` alone does not add cwd
     if not any(a in PASSTHROUGH_FLAGS or a.split("=", 1)[0] in PASSTHROUGH_FLAGS for a in args):
         multirun = "-m" in args or "--multirun" in args
         overrides = [a for a in args if not a.startswith("-")]
