@@ -24,7 +24,7 @@ from bench.strategies.base import Strategy
 
 MODES = ("sync", "async")
 #: Config keys that may differ when a run is resumed (everything else must match).
-RESUMABLE_CHANGES = ("budget", "progress", "resume", "force", "retries")
+RESUMABLE_CHANGES = ("budget", "progress", "resume", "force", "retries", "fail_fast")
 
 
 @dataclass
@@ -56,6 +56,7 @@ def check_top_level(cfg: DictConfig) -> None:
     integer("workers", cfg.get("workers"), 1)
     integer("seed", cfg.get("seed"), 0)
     integer("retries", cfg.get("retries", 0), 0)
+    integer("fail_fast", cfg.get("fail_fast", 0), 0)
     if cfg.get("mode") not in MODES:
         raise UserError(f"mode: expected sync or async, got {cfg.get('mode')!r}")
     budget = cfg.get("budget") or {}

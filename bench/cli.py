@@ -49,6 +49,7 @@ PASSTHROUGH_FLAGS = (
     "--resolve",
 )
 MAX_PRECHECK_JOBS = 256
+EXIT_RUN_FAILED = 1  # the run stopped because its evaluations fail (fail_fast)
 EXIT_USER_ERROR = 2  # the user's input: a config, an override, a resume folder
 EXIT_RUN_FOLDER = 3  # the run folder cannot be written (read-only, full disk, file-size limit)
 # Interrupted by a signal: 128 + its number (130 for Ctrl-C, 143 for SIGTERM).
@@ -224,6 +225,7 @@ def run_task(cfg: Any) -> float | None:
     from hydra.core.hydra_config import HydraConfig
 
     from bench.driver import Driver, Interrupted, format_summary
+    from bench.failures import RunFailed
 
     hc = HydraConfig.get()
     run_dir = Path(hc.runtime.output_dir)
@@ -234,6 +236,8 @@ def run_task(cfg: Any) -> float | None:
         _fail(str(exc), EXIT_RUN_FOLDER)
     except UserError as exc:
         _fail(str(exc))
+    except RunFailed as exc:
+        _fail(str(exc), EXIT_RUN_FAILED)
     except Interrupted as exc:
         print(
             f"bobench: stopped by {exc}; every finished evaluation is journaled. Continue with: "

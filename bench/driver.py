@@ -24,7 +24,9 @@ from omegaconf import DictConfig, OmegaConf
 from bench.build import Parts, build, config_for_compare, config_hash, first_difference
 from bench.carbon import hook as carbon_hook
 from bench.errors import Interrupted, RunFolderError, UserError
+from bench.failures import RunFailed, describe, failing_from_the_start, first_failure
 from bench.journal import SETASIDE, Journal, JournalWarning
+from bench.progress import Progress, open_progress
 from bench.records import CANCELLED, Outcome, Task
 from bench.run_folder import git_commit, versions, write_results, write_summary
 from bench.run_folder.state import EvalState, RunState
@@ -108,6 +110,7 @@ class Driver:
         self.workers = int(cfg.workers)
         self.mode = str(cfg.mode)
         self.retries = int(cfg.get("retries", 0))
+        self.fail_fast = int(cfg.get("fail_fast") or 0)
         budget = cfg.budget
         self.max_evals: int | None = budget.get("evaluations")
         self.max_seconds: float | None = budget.get("seconds")
@@ -116,7 +119,7 @@ class Driver:
         self.meters = self.parts.meters.open()  # builds the driver's own meter here
         self.stop_reason = "running"
         self._last_refresh = 0.0
-        self._progress: Any = None
+        self._progress = Progress()
         self._t_started = time.time()
         self._gate = SignalGate()
 
@@ -308,27 +311,24 @@ class Driver:
         self._log("result", **outcome.to_json(), final=not retry)
         if retry:
             self._submit(self.state.evals[outcome.eval_id], attempt=outcome.attempt + 1)
-        elif self._progress is not None:
-            self._progress.update(1)
-            best = self.state.best()
-            if best is not None:
-                self._progress.set_postfix_str(f"best {best.final['value']:.4g}", refresh=False)  # type: ignore[index]
+            return
+        best = self.state.best()
+        finals = [self.state.evals[e].final or {} for e in self.state.finished]
+        failed = sum(f.get("status") != "ok" for f in finals)
+        self._progress.update(len(finals), failed, best.final["value"] if best else None)  # type: ignore[index]
+        if len(finals) == self.fail_fast:  # once, when the k-th evaluation finishes
+            kind = failing_from_the_start(finals, self.fail_fast)
+            if kind is not None:
+                self.stop_reason = f"failed (first {self.fail_fast} evaluations: {kind})"
+                raise RunFailed(
+                    f"the first {self.fail_fast} evaluations all failed with {kind}; the run stopped "
+                    f"(fail_fast={self.fail_fast}; fail_fast=0 goes on): {self.run_dir}"
+                )
 
     # -- outputs -------------------------------------------------------------------------------
     def _open_progress(self) -> None:
-        show = self.cfg.get("progress", "auto")
-        if show is False or show == "off":
-            return
-        from tqdm import tqdm
-
-        self._progress = tqdm(
-            total=self.max_evals,
-            initial=self.state.n_finished(),
-            unit="eval",
-            dynamic_ncols=True,
-            disable=None if show == "auto" else False,
-            file=sys.stderr,
-            desc=self.objective.name,
+        self._progress = open_progress(
+            self.cfg.get("progress", "auto"), self.max_evals, self.state.n_finished(), self.objective.name
         )
 
     def _maybe_refresh(self) -> None:
@@ -342,8 +342,7 @@ class Driver:
 
     def _finish(self) -> None:
         """Stops the workers and writes the end record and the derived files, whatever happened."""
-        if self._progress is not None:
-            self._progress.close()
+        self._progress.close()
         try:
             self.executor.close()
         finally:
@@ -394,6 +393,7 @@ class Driver:
         best_true = min((v for v in rows_best_true if isinstance(v, int | float)), default=None)
         first_submits = [r for r in self.journal.records if r.get("event") == "submit" and r.get("attempt") == 0]
         carbon = carbon_hook.totals(finals, first_submits)
+        failure = first_failure([f for f in finals if f is not None])
         choices = self.choices
         return {
             "objective": self.objective.name,
@@ -408,6 +408,8 @@ class Driver:
             "status": self.stop_reason,
             "n_evals": len(finals),
             "n_failed": sum(f["status"] != "ok" for f in finals),
+            "first_failure": failure[0] if failure else None,  # e.g. "ValueError: boom"
+            "first_failure_count": failure[1] if failure else 0,  # how many failed that same way
             "n_in_flight": len(st.in_flight()),
             "best_value": best.final["value"] if best else None,  # type: ignore[index]
             "best_params": best.params if best else None,
@@ -459,6 +461,9 @@ def format_summary(summary: dict[str, Any], run_dir: Path) -> str:
         f"  evaluations: {summary['n_evals']} ({summary['n_failed']} failed) in {summary['elapsed_s']:.1f} s "
         f"{summary['clock']} time" + (f", {co2 * 1000:.3g} g CO2e" if isinstance(co2, int | float) else "")
     )
+    failures = describe(summary["n_failed"], summary.get("first_failure"), summary.get("first_failure_count") or 0)
+    if failures:
+        lines.append(f"  {failures}")
     lines.append(f"  run folder: {run_dir}")
     return "\n".join(lines)
 

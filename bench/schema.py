@@ -54,9 +54,11 @@ class RunConf:
     mode: str = "sync"
     budget: BudgetConf = field(default_factory=BudgetConf)
     retries: int = 2
+    # stop the run when the first fail_fast evaluations all fail the same way (same exception); 0: never
+    fail_fast: int = 5
     resume: str | None = None
     force: bool = False
-    progress: Any = "auto"  # auto | true | false
+    progress: Any = "auto"  # auto (a bar on a terminal, log lines elsewhere) | true (bar) | false
     journal: JournalConf = field(default_factory=JournalConf)
     debug: Any = None  # cheap settings for tests and quick tries: +debug=fast (conf/debug/, bench/debug.py)
 
