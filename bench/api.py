@@ -474,8 +474,9 @@ class Optimizer:
                 )
             diff = first_difference(stored, self._config)
             if diff:
+                shown = re.sub(r"^objective\.(space|name)", r"\1", diff)  # as the caller named them
                 raise UserError(
-                    f"{self.run_dir}: the optimiser was started with another {diff!r} "
+                    f"{self.run_dir}: the optimiser was started with another {shown!r} "
                     f"({_at(stored, diff)!r}, now {_at(self._config, diff)!r}); open it with the same space, "
                     "strategy, options, seed and name, or use another run_dir"
                 )
