@@ -19,6 +19,7 @@ import pytest
 import analysis
 import bench
 from bench.errors import UserError
+from bench.run_folder import check_record
 from tests.conftest import ROOT, read_journal, run_cli
 
 DOC = ROOT / "docs" / "python-api.md"
@@ -176,6 +177,16 @@ def test_tell_takes_external_points_failures_and_divergence_and_refuses_what_is_
     summary = json.loads((tmp_path / "r" / "summary.json").read_text())
     assert summary["n_evals"] == 4 and summary["n_failed"] == 2 and summary["n_in_flight"] == 1
     assert summary["best_params"] == mine
+    for i, record in enumerate(read_journal(tmp_path / "r"), start=1):
+        check_record(record, strict=True, where=f"record {i}")  # the driver's format, no field of its own
+
+
+def test_without_a_run_dir_the_optimizer_writes_a_fresh_outputs_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with bench.Optimizer(SPACE, "random") as opt:
+        ask_and_tell(opt, 1, [])
+    [journal] = tmp_path.glob("outputs/*/*/journal.jsonl")
+    assert opt.run_dir.resolve() == journal.parent.resolve()
 
 
 def test_the_folder_is_locked_while_open_and_reopened_only_with_the_same_configuration(tmp_path):
