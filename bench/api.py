@@ -242,7 +242,7 @@ class Optimizer:
         #: The configuration a resumed optimiser must match (the journal's start record keeps it).
         self._config: dict[str, Any] = {
             "api": OPTIMIZER_API,
-            "objective": {"name": name, "space": json_safe(dict(space))},
+            "objective": {"name": name, "space": json_safe(_plain(space))},
             "strategy": strategy_config,
             "seed": self.seed,
         }
@@ -616,6 +616,15 @@ def _most_pending(records: list[dict[str, Any]]) -> int:
             pending.discard(int(eid))  # type: ignore[arg-type]
         most = max(most, len(pending))
     return most
+
+
+def _plain(obj: Any) -> Any:
+    """Mappings and sequences (an OmegaConf node among them) as plain dicts and lists."""
+    if isinstance(obj, Mapping):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, Sequence) and not isinstance(obj, str | bytes):
+        return [_plain(v) for v in obj]
+    return obj
 
 
 def _at(config: Mapping[str, Any], dotted: str) -> Any:
