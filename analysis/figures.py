@@ -1,7 +1,9 @@
-"""The report's figures, written as PNG and PDF (matplotlib's Agg backend, seaborn's theme).
+"""The report's figures, written as PNG and PDF (matplotlib's Agg backend).
 
-- convergence: best so far and simple regret against evaluations, time and CO2, a line per
-  strategy, mean ± SE over seeds (see :mod:`analysis.metrics`);
+- convergence: best so far and simple regret against evaluations, time and kg CO2e (the
+  evaluations' and the driver's decisions'), a step line per strategy, mean ± SE over seeds
+  where there are several (see :mod:`analysis.metrics`), on a log axis when the values span
+  more than two decades;
 - Figure 1 of the worksheet: negative train/test accuracy and the value against the learning
   rate of a grid run;
 - for a 1-D run, a BoTorch ``SingleTaskGP`` fitted on the journal's unit-cube points of the
@@ -9,6 +11,9 @@
   shows), and the convergence plot (distance between consecutive points, best value so far;
   GPyOpt's ``plot_convergence``);
 - the CNN's training and validation loss per epoch.
+
+Axes name what the value is (``objective.metric`` spelt out, e.g. "negative test accuracy",
+else "<objective> value"; :func:`analysis.metrics.value_name`).
 """
 
 from __future__ import annotations
@@ -28,11 +33,10 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import seaborn as sns
 from matplotlib.ticker import MaxNLocator
 
 from analysis.load import Loaded, Run
-from analysis.metrics import AXES, aggregate, curves
+from analysis.metrics import AXES, aggregate, curves, log_scale_suits
 from bench.errors import UserError
 from bench.run_folder import UNIT_POINT
 
@@ -65,12 +69,12 @@ def _save(fig: Any, out_dir: Path, name: str) -> list[Path]:
 
 
 def _theme() -> None:
-    sns.set_theme(style="whitegrid", context="notebook")
+    plt.style.use("seaborn-v0_8-whitegrid")  # matplotlib's own copy of seaborn's theme
 
 
 def _palette(labels: Sequence[str]) -> dict[str, Any]:
-    labels = sorted(set(labels))
-    return dict(zip(labels, sns.color_palette("tab10", n_colors=max(len(labels), 1)), strict=False))
+    colors = plt.get_cmap("tab10").colors  # type: ignore[attr-defined]
+    return {label: colors[i % len(colors)] for i, label in enumerate(sorted(set(labels)))}
 
 
 def _time_label(clocks: set[str]) -> str:
@@ -81,69 +85,124 @@ def _time_label(clocks: set[str]) -> str:
     return "time (s; " + " and ".join(sorted(clocks)) + " clocks)"
 
 
+def _value_name(runs: pd.DataFrame) -> str:
+    """What the runs' value is (their names joined where runs of one objective differ)."""
+    names = sorted({str(v) for v in runs["value_name"].dropna()}) if "value_name" in runs else []
+    return " / ".join(names) or "value"
+
+
+def _co2_label(runs: pd.DataFrame, notes: list[str], objective: str) -> str:
+    recorded = runs["co2_decisions"].fillna(False).astype(bool) if "co2_decisions" in runs else None
+    if recorded is None or not recorded.any():
+        return "kg CO2e (evaluations)"
+    if recorded.all():
+        return AXES["co2"][1]
+    notes.append(f"{objective}: {int((~recorded).sum())} run(s) without the driver's CO2 in their journal")
+    return "kg CO2e (evaluations, + decisions where recorded)"
+
+
+def _seeds_phrase(n_seeds: dict[str, int]) -> str:
+    """How a figure's lines were made: ``mean ± SE over N seeds``, or one seed, with no ± SE."""
+    counts = set(n_seeds.values()) or {1}
+    if counts == {1}:
+        return "one seed"
+    if len(counts) == 1:
+        return f"mean ± SE over {counts.pop()} seeds"
+    return f"mean ± SE over {min(counts)}-{max(counts)} seeds"
+
+
 # -- convergence -----------------------------------------------------------------------------
+
+Y_KINDS = ("best", "regret")
+
+
+def convergence_plot(
+    loaded: Loaded,
+    objective: str,
+    y: str,
+    min_seeds: int | None = None,
+    notes: list[str] | None = None,
+    stats: dict[tuple[str, str], pd.DataFrame] | None = None,
+) -> tuple[Any, list[str]] | None:
+    """One objective's best so far (``y="best"``) or simple regret (``"regret"``), unsaved.
+
+    A panel per axis with data (evaluations, time, kg CO2e); a step line per strategy (the
+    best so far changes only when an evaluation ends), its ± SE band where it has several
+    seeds; a log y axis where the values span more than two decades.
+
+    Returns:
+        the matplotlib figure and the axes drawn (None when there is nothing to draw).
+    """
+    notes = notes if notes is not None else []
+    frame, runs = loaded.frame, loaded.runs_frame
+    if stats is None:
+        stats = {(y, axis): aggregate(curves(frame, runs, axis, y), min_seeds) for axis in AXES}
+    obj_runs = runs[runs["objective"] == objective]
+    panels = [(axis, stats[(y, axis)]) for axis in AXES]
+    panels = [(a, s[s["objective"] == objective]) for a, s in panels]
+    panels = [(a, s) for a, s in panels if len(s)]
+    if not panels:
+        return None
+    n_seeds = {str(k): int(v) for k, v in obj_runs.groupby("label")["run"].nunique().items()}
+    several = any(n > 1 for n in n_seeds.values())
+    ylabel = f"best {_value_name(obj_runs)} so far" if y == "best" else "simple regret"
+    log_y = log_scale_suits(np.concatenate([s["mean"].to_numpy(dtype=float) for _, s in panels]))
+    palette = _palette(list(runs["label"]))
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 4.0), squeeze=False, layout="constrained")
+    for ax, (axis, s) in zip(axes[0], panels, strict=True):
+        for label, g in s.groupby("label", sort=True):
+            color = palette[str(label)]
+            xs, m, se = g["x"].to_numpy(), g["mean"].to_numpy(dtype=float), g["se"].to_numpy(dtype=float)
+            n = n_seeds.get(str(label), 0)
+            ax.plot(xs, m, color=color, label=f"{label} (n={n})" if several else str(label), drawstyle="steps-post")
+            if np.isfinite(se).any():
+                se = np.nan_to_num(se)
+                lo, hi = m - se, m + se
+                if log_y:
+                    lo = np.maximum(lo, m * 1e-3)  # a band reaching 0 would drop off a log axis
+                ax.fill_between(xs, lo, hi, color=color, alpha=0.2, step="post", linewidth=0)
+        if log_y:
+            ax.set_yscale("log")
+        if axis == "evaluations":
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        xlabel = AXES[axis][1]
+        if axis == "time":
+            xlabel = _time_label(set(obj_runs["clock"]))
+        elif axis == "co2":
+            xlabel = _co2_label(obj_runs, notes, objective)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+    axes[0][0].legend(fontsize="small")
+    fig.suptitle(f"{objective}: {ylabel} ({_seeds_phrase(n_seeds)})")
+    return fig, [p[0] for p in panels]
 
 
 def convergence_figures(loaded: Loaded, out_dir: Path, min_seeds: int | None, notes: list[str]) -> list[Figure]:
     """Best so far and regret against evaluations, time and CO2, one figure per objective × y."""
     _theme()
     frame, runs = loaded.frame, loaded.runs_frame
-    stats = {(y, axis): aggregate(curves(frame, runs, axis, y), min_seeds) for y in ("best", "regret") for axis in AXES}
+    stats = {(y, axis): aggregate(curves(frame, runs, axis, y), min_seeds) for y in Y_KINDS for axis in AXES}
     figures = []
-    palette = _palette(list(runs["label"]))
-    for objective, obj_runs in runs.groupby("objective", sort=True):
-        n_seeds = obj_runs.groupby("label")["run"].nunique().to_dict()
-        for y, ylabel in (("best", "best value so far"), ("regret", "simple regret")):
-            panels = [(axis, stats[(y, axis)]) for axis in AXES]
-            panels = [(a, s[s["objective"] == objective]) for a, s in panels]
-            panels = [(a, s) for a, s in panels if len(s)]
-            if not panels:
+    for objective_key, obj_runs in runs.groupby("objective", sort=True):
+        objective = str(objective_key)
+        several = (obj_runs.groupby("label")["run"].nunique() > 1).any()
+        for y in Y_KINDS:
+            drawn = convergence_plot(loaded, objective, y, min_seeds, notes, stats)
+            if drawn is None:
                 if y == "regret":
                     notes.append(f"{objective}: no known optimum, so no regret figure")
                 continue
-            missing = [a for a in AXES if a not in {p[0] for p in panels}]
-            if "co2" in missing and y == "best":
+            fig, panels = drawn
+            if "co2" not in panels and y == "best":
                 notes.append(f"{objective}: no CO2 figures in its runs, so no CO2 axis")
-            fig, axes = plt.subplots(
-                1, len(panels), figsize=(5.2 * len(panels), 4.0), squeeze=False, layout="constrained"
-            )
-            for ax, (axis, s) in zip(axes[0], panels, strict=True):
-                for label, g in s.groupby("label", sort=True):
-                    color = palette[str(label)]
-                    xs, m, se = g["x"].to_numpy(), g["mean"].to_numpy(), g["se"].fillna(0).to_numpy()
-                    if y == "regret":
-                        keep = m > 0
-                        xs, m, se = xs[keep], m[keep], se[keep]
-                    step = "post" if axis != "evaluations" else None
-                    ax.plot(
-                        xs,
-                        m,
-                        color=color,
-                        label=f"{label} (n={n_seeds.get(label, 0)})",
-                        drawstyle="steps-post" if step else "default",
-                    )
-                    lo, hi = m - se, m + se
-                    if y == "regret":
-                        lo = np.maximum(lo, m * 1e-3)
-                    ax.fill_between(xs, lo, hi, color=color, alpha=0.2, step=step, linewidth=0)
-                if y == "regret":
-                    ax.set_yscale("log")
-                if axis == "evaluations":
-                    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-                xlabel = AXES[axis][1]
-                if axis == "time":
-                    xlabel = _time_label(set(obj_runs["clock"]))
-                ax.set_xlabel(xlabel)
-                ax.set_ylabel(ylabel)
-            axes[0][0].legend(fontsize="small")
-            fig.suptitle(f"{objective}: {ylabel} (mean ± SE over seeds)")
-            name = f"{_slug(str(objective))}_{y}"
+            ylabel = fig.axes[0].get_ylabel()
+            bands = "; bands: ± one standard error over seeds" if several else ""
             figures.append(
                 Figure(
                     "Convergence",
                     f"{objective}: {ylabel}",
-                    _save(fig, out_dir, name),
-                    f"{ylabel} against " + ", ".join(p[0] for p in panels) + "; bands: ± one standard error.",
+                    _save(fig, out_dir, f"{_slug(objective)}_{y}"),
+                    f"{ylabel} against " + ", ".join(panels) + f" (step lines){bands}.",
                 )
             )
     return figures
@@ -183,7 +242,8 @@ def grid_figures(loaded: Loaded, out_dir: Path, notes: list[str], param: str | N
         df = df[df["ok"]].copy()
         df["_lr"] = pd.to_numeric(df[col], errors="coerce")
         df = df[df["_lr"] > 0]
-        series = [("value", "value (objective)")]
+        name_of_value = _value_name(loaded.runs_frame[loaded.runs_frame["objective"] == objective])
+        series = [("value", f"value ({name_of_value})")]
         for metric, name in (("metric.train_accuracy", "training"), ("metric.test_accuracy", "test")):
             if metric in df and pd.to_numeric(df[metric], errors="coerce").notna().any():
                 df[f"_neg_{name}"] = -pd.to_numeric(df[metric], errors="coerce")
@@ -194,25 +254,30 @@ def grid_figures(loaded: Loaded, out_dir: Path, notes: list[str], param: str | N
             notes.append(f"{objective}: grid run without usable values: no Figure 1")
             continue
         fig, ax = plt.subplots(figsize=(6.4, 4.2), layout="constrained")
-        colors = sns.color_palette("deep", n_colors=len(series))
-        for (ycol, label), color in zip(series, colors, strict=True):
+        seeds = df["run"].nunique()
+        for i, (ycol, label) in enumerate(series):
+            color = f"C{i}"
             g = df.groupby("_lr")[ycol].agg(["mean", "std", "count"]).reset_index()
-            se = (g["std"] / np.sqrt(g["count"])).fillna(0)
             style = {"ls": "--", "lw": 1.2, "marker": "x"} if ycol == "value" else {"marker": "o"}
             ax.plot(g["_lr"], g["mean"], ms=4, color=color, label=label, **style)
-            ax.fill_between(g["_lr"], g["mean"] - se, g["mean"] + se, color=color, alpha=0.2, linewidth=0)
+            if seeds > 1:
+                se = (g["std"] / np.sqrt(g["count"])).fillna(0)
+                ax.fill_between(g["_lr"], g["mean"] - se, g["mean"] + se, color=color, alpha=0.2, linewidth=0)
         ax.set_xscale("log")
         ax.set_xlabel(col[len("param.") :] + " (log scale)")
-        ax.set_ylabel("negative accuracy / value")
+        if len(series) == 1:
+            ax.set_ylabel(name_of_value)
+        else:
+            ax.set_ylabel("negative accuracy" + ("" if "accuracy" in name_of_value else f" / {name_of_value}"))
         ax.legend(fontsize="small")
-        seeds = df["run"].nunique()
-        ax.set_title(f"{objective}: grid over the learning rate ({seeds} run(s))")
+        how = "one run" if seeds == 1 else f"mean ± SE over {seeds} runs"
+        ax.set_title(f"{objective}: grid over the learning rate ({how})")
         figures.append(
             Figure(
                 "Figure 1: accuracy against the learning rate",
                 f"{objective}: grid over {col[6:]}",
                 _save(fig, out_dir, f"{_slug(str(objective))}_figure1_grid"),
-                "Negative training and test accuracy and the objective's value; mean ± SE over runs.",
+                f"Negative training and test accuracy and the objective's value ({name_of_value}); {how}.",
             )
         )
     return figures
@@ -336,7 +401,7 @@ def gp_figures(loaded: Loaded, out_dir: Path, notes: list[str], step: int | None
             ax2.set_ylabel("LogEI")
             ax2.set_xlabel(xlabel)
             ax2.legend(fontsize="small")
-            ax1.set_ylabel("value")
+            ax1.set_ylabel(str(run.meta.get("value_name", "value")))
             ax1.legend(fontsize="small")
             if log_x:
                 ax2.set_xscale("log")
@@ -369,7 +434,7 @@ def _convergence_plot(run: Run, out_dir: Path, name: str) -> Figure:
     ax1.set_title("Distance between consecutive x's")
     ax2.plot(it, best, marker="o", ms=3, color="C1", drawstyle="steps-post")
     ax2.set_xlabel("iteration")
-    ax2.set_ylabel("best value so far")
+    ax2.set_ylabel(f"best {run.meta.get('value_name', 'value')} so far")
     ax2.set_title("Value of the best selected sample")
     fig.suptitle(f"{run.meta['objective']}, {run.meta['label']}, seed {run.meta['seed']}")
     return Figure(

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from analysis.metrics import co2_spent, decision_co2, value_name
 from bench.errors import UserError
 from bench.records import OK
 from bench.run_folder import RUN_FILES, RunFolder, read_run
@@ -87,14 +88,14 @@ def _evals(folder: RunFolder) -> pd.DataFrame:
     """The run folder's rows, in the order they finished, with what analysis adds to them.
 
     ``best_so_far``, ``regret`` and the unit point ``x`` are the run folder's own; added are the
-    completion count ``n``, ``ok`` (a usable value) and the cumulative CO2 ``co2_cum``.
+    completion count ``n``, ``ok`` (a usable value) and ``co2_cum``, the kg CO2e spent by each
+    evaluation's end, the driver's decisions included (:func:`analysis.metrics.co2_spent`).
     """
     df = folder.frame().reset_index(drop=True)
     df["n"] = np.arange(1, len(df) + 1)
     df["value"] = df["value"].where(np.isfinite(df["value"]))
     df["ok"] = (df["status"] == OK) & df["value"].notna()
-    co2 = df["co2_kg"]
-    df["co2_cum"] = co2.fillna(0.0).cumsum() if co2.notna().any() else np.nan
+    df["co2_cum"] = co2_spent(df["t_end"], df["co2_kg"], *decision_co2(folder.records))
     return df
 
 
@@ -140,6 +141,8 @@ def load_run(path: Path, notes: list[str]) -> Run | None:
         "complete": folder.complete,
         "source": folder.source,
         "space": _get(config, "objective", "space"),
+        "value_name": value_name(_get(config, "objective"), str(objective)),
+        "co2_decisions": bool(len(decision_co2(folder.records)[1])),
     }
     meta["n_evals"] = len(df)
     meta["n_failed"] = int((~df["ok"]).sum())

@@ -33,9 +33,17 @@ from bench.errors import UserError
 AXES = {
     "evaluations": ("n", "evaluations"),
     "time": ("t_end", "time (s)"),
-    "co2": ("co2_cum", "kg CO2e (evaluations)"),
+    "co2": ("co2_cum", "kg CO2e (evaluations + decisions)"),
 }
 GRID_POINTS = 200
+
+#: The axis name of each ``objective.metric`` the built-in objectives know (the value is minimised).
+METRIC_NAMES = {
+    "neg_accuracy": "negative test accuracy",
+    "neg_val_accuracy": "negative validation accuracy",
+    "val_loss": "validation loss",
+    "loss": "training loss",
+}
 
 
 def _number(v: Any) -> float | None:
@@ -44,6 +52,75 @@ def _number(v: Any) -> float | None:
         return None if v is None else float(v)
     except (TypeError, ValueError):
         return None
+
+
+def value_name(objective_config: Any, objective: str) -> str:
+    """What a run's value is, for an axis: its ``objective.metric`` spelt out, else the objective's name.
+
+    >>> value_name({"metric": "neg_accuracy", "cv": 3}, "mlp")
+    'negative CV accuracy'
+    >>> value_name({"space": {}}, "branin")
+    'branin value'
+    """
+    metric = objective_config.get("metric") if isinstance(objective_config, Mapping) else None
+    if not isinstance(metric, str) or not metric:
+        return f"{objective} value"
+    if metric == "neg_accuracy" and objective_config.get("cv"):
+        return "negative CV accuracy"
+    return METRIC_NAMES.get(metric, re.sub(r"^neg ", "negative ", metric.replace("_", " ")))
+
+
+def decision_co2(records: Sequence[Mapping[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
+    """When the driver made each decision and its kg CO2e, from the journal's submit records.
+
+    A batch's decision is recorded as a share on each of its points; records without a figure
+    (carbon off, a re-run after a failure) are left out.
+
+    Returns:
+        ``t_submit`` and ``decision_co2_kg`` of each submit record that has both, as arrays.
+    """
+    t, kg = [], []
+    for rec in records:
+        if rec.get("event") != "submit":
+            continue
+        ts, co2 = _number(rec.get("t_submit")), _number(rec.get("decision_co2_kg"))
+        if ts is not None and co2 is not None and math.isfinite(ts) and math.isfinite(co2):
+            t.append(ts)
+            kg.append(co2)
+    return np.asarray(t, dtype=float), np.asarray(kg, dtype=float)
+
+
+def co2_spent(
+    t_end: Sequence[float] | np.ndarray | pd.Series,
+    eval_co2: Sequence[float] | np.ndarray | pd.Series,
+    decision_t: np.ndarray,
+    decision_kg: np.ndarray,
+) -> np.ndarray:
+    """kg CO2e spent by each finished evaluation's end: the driver's and the evaluations' alike.
+
+    Row ``k`` (evaluations in the order they finished) counts the evaluations finished so far
+    (rows ``0..k``) and every decision made before ``t_end[k]``, so a strategy's cost of deciding
+    lies on the same axis as the cost of evaluating. NaN throughout when neither recorded CO2.
+    """
+    ends = np.asarray(pd.to_numeric(pd.Series(t_end), errors="coerce"), dtype=float)
+    evals = np.asarray(pd.to_numeric(pd.Series(eval_co2), errors="coerce"), dtype=float)
+    if not np.isfinite(evals).any() and not len(decision_kg):
+        return np.full(len(ends), np.nan)
+    spent = np.cumsum(np.where(np.isfinite(evals), evals, 0.0))
+    if len(decision_kg):
+        order = np.argsort(decision_t, kind="stable")
+        made = np.concatenate([[0.0], np.cumsum(decision_kg[order])])
+        # A missing end time (never expected) counts every decision; ends run in finishing order.
+        at = np.maximum.accumulate(np.where(np.isfinite(ends), ends, np.inf)) if len(ends) else ends
+        spent = spent + made[np.searchsorted(decision_t[order], at, side="left")]
+    return spent
+
+
+def log_scale_suits(values: Sequence[float] | np.ndarray, decades: float = 2.0) -> bool:
+    """Whether a log axis suits the values: all finite ones positive and spanning more than ``decades``."""
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    return bool(len(v)) and bool((v > 0).all()) and math.log10(float(v.max()) / float(v.min())) > decades
 
 
 def mean_se(values: Sequence[float] | np.ndarray) -> tuple[float, float, int]:

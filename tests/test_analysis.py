@@ -15,17 +15,21 @@ import pandas as pd
 import pytest
 
 from analysis.cli import main
+from analysis.figures import convergence_plot
 from analysis.load import load_runs
 from analysis.metrics import (
     Spec,
     aggregate,
+    co2_spent,
     curves,
+    decision_co2,
     mean_se,
     parse_specs,
     ratio_se,
     step_best,
     summary_table,
     targets,
+    value_name,
 )
 from bench.carbon import green_algorithms_energy_kwh
 from bench.errors import UserError
@@ -56,11 +60,13 @@ def make_run(
     workers: int = 1,
     driver_co2: float = 0.0005,
     optimum_in_journal: bool = True,
+    metric: str | None = None,
 ) -> Path:
     """Writes a run folder as the driver would: evaluation i runs from 10(i-1)+1 to 10 i s.
 
-    ``optimum_in_journal=False`` writes a start record without ``optimum``, as drivers did before
-    it carried one.
+    Each submit record carries its share of the driver's CO2 (``driver_co2 / n``), as the driver
+    journals it. ``optimum_in_journal=False`` writes a start record without ``optimum``, as
+    drivers did before it carried one. ``metric`` goes into the config as ``objective.metric``.
     """
     run = root / name
     (run / ".hydra").mkdir(parents=True)
@@ -73,7 +79,8 @@ def make_run(
         "seed": seed,
         "workers": workers,
         "mode": "sync",
-        "objective": {"_target_": f"objectives.{objective}.Objective", "name": objective, "space": space},
+        "objective": {"_target_": f"objectives.{objective}.Objective", "name": objective, "space": space}
+        | ({"metric": metric} if metric else {}),
         "strategy": {"_target_": f"bench.strategies.{strategy}.Strategy"},
         "executor": {"_target_": "bench.executors.inline.InlineExecutor"},
         "carbon": {"method": "green_algorithms"},
@@ -121,6 +128,7 @@ def make_run(
                 "x": [float(u) for u in unit.to_unit(p)],
                 "t_submit": t_start - 1.0,
                 "decision_s": 0.5,
+                "decision_co2_kg": driver_co2 / n,
             }
         )
         events.append(
@@ -242,7 +250,8 @@ def test_load_multirun_tidy_frame(tmp_path):
     assert list(ei1["regret"]) == [0.7, 0.7, 0.5, 0.1, 0.1]  # a partial run: the optimum from its journal
     ei0 = loaded.frame[(loaded.frame["label"] == "ei") & (loaded.frame["seed"] == 0)]
     assert list(ei0["best_so_far"]) == [5, 1, 1, 0.3, 0.2] and list(ei0["ok"]) == [True, True, False, True, True]
-    assert list(ei0["co2_cum"]) == pytest.approx([0.001, 0.002, 0.003, 0.004, 0.005])
+    # Each evaluation's 0.001 kg and each decision's 0.0001 kg made before its end (t_submit < t_end).
+    assert list(ei0["co2_cum"]) == pytest.approx([0.0011, 0.0022, 0.0033, 0.0044, 0.0055])
     assert runs["complete"].sum() == 3
     assert list(runs.loc["random", "co2_kg"]) == pytest.approx([0.0055, 0.0055])  # summary: evaluations + driver
     notes = "\n".join(loaded.notes)
@@ -298,8 +307,12 @@ def test_journal_only_and_results_only_folders_give_the_same_frame(tmp_path):
     la, lb = load_runs([a]), load_runs([b])
     assert la.runs[0].meta["source"] == "results.csv" and lb.runs[0].meta["source"] == "journal.jsonl"
     fa, fb = la.frame, lb.frame
-    cols = ["eval_id", "status", "value", "best_so_far", "regret", "t_end", "co2_cum", "param.x", "n"]
+    cols = ["eval_id", "status", "value", "best_so_far", "regret", "t_end", "param.x", "n"]
     pd.testing.assert_frame_equal(fa[cols], fb[cols], check_dtype=False)
+    # Only the journal records the driver's decisions: results.csv's CO2 is the evaluations' alone.
+    assert list(fa["co2_cum"]) == pytest.approx([0.001, 0.002, 0.003, 0.004])
+    assert list(fb["co2_cum"]) == pytest.approx([0.001125, 0.00225, 0.003375, 0.0045])
+    assert not la.runs[0].meta["co2_decisions"] and lb.runs[0].meta["co2_decisions"]
     assert "x" not in fa and list(fb["x"]) == [[(x + 1) / 2] for x in fb["param.x"]]  # the journal's unit point
 
 
@@ -314,7 +327,8 @@ def test_time_to_target_speedup_and_se_known_answers(tmp_path):
     )
     assert t.loc["ei", "evals_to_target_mean"] == 1.5 and t.loc["ei", "evals_to_target_se"] == pytest.approx(0.5)
     assert t.loc["random", "time_to_target_s_mean"] == 45.0 and t.loc["ei", "time_to_target_s_mean"] == 15.0
-    assert t.loc["ei", "co2_to_target_kg_mean"] == pytest.approx(0.0015)
+    # evaluations and decisions spent by then: seed 0 at its 2nd end (0.002 + 2 x 0.0001), seed 1 at its 1st
+    assert t.loc["ei", "co2_to_target_kg_mean"] == pytest.approx((0.0022 + 0.0011) / 2)
     se = 3 * math.sqrt((0.5 / 4.5) ** 2 + (0.5 / 1.5) ** 2)
     assert t.loc["ei", "speedup_evals_mean"] == pytest.approx(3.0) and t.loc["ei", "speedup_evals_se"] == pytest.approx(
         se
@@ -376,7 +390,90 @@ def test_curves_on_a_common_grid(tmp_path):
     assert math.isnan(at[xs[xs < 10].max()])  # nothing finished yet
     assert at[xs[(xs >= 30) & (xs < 40)].min()] == 0.5  # best among t_end <= t
     reg = aggregate(curves(loaded.frame, loaded.runs_frame, "co2", "regret"))
-    assert reg["x"].max() == pytest.approx(0.005) and (reg["mean"] > 0).all()
+    assert reg["x"].max() == pytest.approx(0.0055) and (reg["mean"] > 0).all()  # the summary's total
+
+
+def test_co2_spent_counts_every_decision_made_before_each_end():
+    records = [
+        {"event": "start"},
+        {"event": "submit", "t_submit": 0.0, "decision_co2_kg": 1.0},
+        {"event": "submit", "t_submit": 0.0, "decision_co2_kg": 1.0},
+        {"event": "result", "t_end": 5.0},
+        {"event": "submit", "t_submit": 5.0, "decision_co2_kg": 2.0},  # decided once the first ended
+        {"event": "submit", "t_submit": 6.0, "decision_co2_kg": None},  # a re-run: no decision
+        {"event": "submit", "t_submit": 7.0, "decision_co2_kg": 3.0},
+    ]
+    t, kg = decision_co2(records)
+    assert list(t) == [0.0, 0.0, 5.0, 7.0] and list(kg) == [1.0, 1.0, 2.0, 3.0]
+    # ends at 5, 7, 9: the evaluations so far, plus the decisions made strictly before each end
+    spent = co2_spent(pd.Series([5.0, 7.0, 9.0]), pd.Series([10.0, 20.0, 30.0]), t, kg)
+    assert list(spent) == [10 + 2, 30 + 4, 60 + 7]
+    assert np.isnan(co2_spent([1.0, 2.0], [np.nan, np.nan], np.zeros(0), np.zeros(0))).all()  # carbon off
+    assert list(co2_spent([1.0, 2.0], [np.nan, np.nan], np.array([0.0]), np.array([0.5]))) == [0.5, 0.5]
+
+
+@pytest.mark.parametrize(
+    ("config", "name"),
+    [
+        ({"metric": "neg_accuracy"}, "negative test accuracy"),
+        ({"metric": "neg_accuracy", "cv": 3}, "negative CV accuracy"),
+        ({"metric": "loss"}, "training loss"),
+        ({"metric": "neg_val_accuracy"}, "negative validation accuracy"),
+        ({"metric": "neg_f1_macro"}, "negative f1 macro"),
+        ({"space": {}}, "branin value"),
+        (None, "branin value"),
+    ],
+)
+def test_value_name_spells_out_the_metric(config, name):
+    assert value_name(config, "branin") == name
+
+
+def _suptitle(fig) -> str:
+    return fig.get_suptitle() if hasattr(fig, "get_suptitle") else fig._suptitle.get_text()
+
+
+def test_convergence_plot_of_one_seed_spanning_decades(tmp_path):
+    import matplotlib.pyplot as plt
+
+    values = [900.0, 20.0, 3.0, 0.05]
+    run = make_run(tmp_path, "one", objective="quad", strategy="ei", seed=0, optimum=0.0, values=values, metric="loss")
+    loaded = load_runs([run])
+    for y, ylabel in (("best", "best training loss so far"), ("regret", "simple regret")):
+        drawn = convergence_plot(loaded, "quad", y)
+        assert drawn is not None
+        fig, panels = drawn
+        assert panels == ["evaluations", "time", "co2"]
+        title = _suptitle(fig)
+        assert "one seed" in title and "±" not in title and "SE" not in title
+        for ax in fig.axes:
+            assert ax.get_ylabel() == ylabel
+            assert ax.get_yscale() == "log"  # 900 down to 0.05: more than two decades
+            lines = ax.get_lines()
+            assert lines and all(line.get_drawstyle() == "steps-post" for line in lines)
+            assert not ax.collections  # no band: one seed has no standard error
+        assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["ei"]  # no "n=1"
+        co2 = fig.axes[2]
+        assert co2.get_xlabel() == "kg CO2e (evaluations + decisions)"
+        # the line ends at the run's whole cost: 4 evaluations (0.004) and the driver's 0.0005
+        assert max(co2.get_lines()[0].get_xdata()) == pytest.approx(0.0045)
+        plt.close(fig)
+
+
+def test_convergence_plot_of_seeds_within_a_decade(tmp_path):
+    import matplotlib.pyplot as plt
+
+    loaded = load_runs([quad_multirun(tmp_path)])
+    drawn = convergence_plot(loaded, "quad", "best")
+    assert drawn is not None
+    fig, _ = drawn
+    assert "mean ± SE over 2 seeds" in _suptitle(fig)
+    for ax in fig.axes:
+        assert ax.get_ylabel() == "best quad value so far"  # no objective.metric: the objective's name
+        assert ax.get_yscale() == "linear"  # 4.5 down to 0.15: less than two decades
+        assert all(line.get_drawstyle() == "steps-post" for line in ax.get_lines())
+        assert ax.collections  # the ± SE bands
+    assert sorted(t.get_text() for t in fig.axes[0].get_legend().get_texts()) == ["ei (n=2)", "random (n=2)"]
+    plt.close(fig)
 
 
 def test_fallback_energy_of_a_known_runtime():
