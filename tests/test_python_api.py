@@ -218,7 +218,7 @@ def test_the_folder_is_locked_while_open_and_reopened_only_with_the_same_configu
         ({}, "random", {}, "space: the search space has no parameters"),
         ({"x": {"type": "float", "low": 1, "high": 0}}, "random", {}, "space.x: inverted bounds"),
         ({"x": {"type": "real", "low": 0, "high": 1}}, "random", {}, "space.x.type: unknown parameter type"),
-        (SPACE, "eii", {}, "strategy/eii"),
+        (SPACE, "eii", {}, "eii"),
         (SPACE, "ei", {"foo": 1}, "strategy.foo: unknown option of strategy=ei"),
         (SPACE, "ei", {"num_restarts": "abc"}, "strategy.num_restarts: expected an integer"),
         (SPACE, "ei", {"num_restarts": 0}, "strategy.num_restarts"),
