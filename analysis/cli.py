@@ -56,6 +56,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--gp-step", type=int, metavar="K", help="refit the 1-D GP on the first K points (default: all but the last)"
     )
     p.add_argument("--grid-param", metavar="NAME", help="the learning-rate parameter of Figure 1")
+    p.add_argument(
+        "--stuck-threshold",
+        action="append",
+        metavar="[OBJECTIVE=]VALUE",
+        help="a seed whose final regret (or best value) lies above VALUE counts as stuck; repeatable",
+    )
     return p
 
 
@@ -78,6 +84,7 @@ def run(argv: Sequence[str] | None = None) -> Path:
 
     target = parse_specs(args.target, "--target")
     tolerance = parse_specs(args.tolerance, "--tolerance", allow_percent=True)
+    stuck_above = parse_specs(args.stuck_threshold, "--stuck-threshold")
     if args.min_seeds is not None and args.min_seeds < 1:
         raise UserError(f"--min-seeds: must be at least 1, got {args.min_seeds}")
     if args.gp_step is not None and args.gp_step < 2:
@@ -95,7 +102,9 @@ def run(argv: Sequence[str] | None = None) -> Path:
             raise UserError(f"--out: {args.out} lies inside the run folder {run.path}; analysis never writes there")
     if args.baseline is not None:
         pick_baseline(list(loaded.runs_frame["label"]), args.baseline)
-    options = Options(target, tolerance, args.baseline, args.min_seeds, args.gp_step, args.grid_param)
+    options = Options(
+        target, tolerance, args.baseline, args.min_seeds, args.gp_step, args.grid_param, stuck_above=stuck_above
+    )
     return write_report(loaded, out, options)
 
 

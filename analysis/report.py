@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -13,6 +13,7 @@ import pandas as pd
 from analysis.figures import Figure, all_figures
 from analysis.load import Loaded
 from analysis.metrics import Spec, pick_baseline, summary_table, targets
+from analysis.stats import robust_table
 
 #: (column stem, heading, column holding its bound marker)
 TABLE_COLUMNS = (
@@ -40,6 +41,7 @@ class Options:
     min_seeds: int | None = None
     gp_step: int | None = None
     grid_param: str | None = None
+    stuck_above: dict[str | None, Spec] = field(default_factory=dict)
 
 
 def fmt(mean: float, se: float = math.nan) -> str:
@@ -107,6 +109,9 @@ def write_report(loaded: Loaded, out: Path, options: Options) -> Path:
     table.to_csv(out / "summary_table.csv", index=False)
     md_table = table_markdown(table)
     (out / "summary_table.md").write_text(md_table + "\n")
+    stuck_above = {k: v.value for k, v in options.stuck_above.items()}
+    robust, measure = robust_table(loaded.frame, loaded.runs_frame, baselines, stuck_above)
+    robust.to_csv(out / "robust_table.csv", index=False)
     figures = all_figures(loaded, out / "figures", notes, options.min_seeds, options.gp_step, options.grid_param)
 
     runs = loaded.runs_frame
@@ -135,6 +140,7 @@ def write_report(loaded: Loaded, out: Path, options: Options) -> Path:
         base = baselines.get(objective, "none (the baseline did not run on it)")
         lines.append(f"- **{objective}**: target {fmt(target)} ({how}); baseline *{base}*.")
     lines += ["", md_table, "", "Table as CSV: [summary_table.csv](summary_table.csv).", ""]
+    lines += robust_markdown(robust, measure)
     lines += _figures_markdown(figures, out)
     lines += ["", "## Left out", ""]
     lines += [f"- {n}" for n in notes] if notes else ["Nothing was left out."]
@@ -155,4 +161,42 @@ def write_report(loaded: Loaded, out: Path, options: Options) -> Path:
     return report
 
 
-__all__ = ["Options", "fmt", "pick_baseline", "table_markdown", "write_report"]
+def robust_markdown(robust: pd.DataFrame, measure: Mapping[str, str]) -> list[str]:
+    """The section of report.md that a few bad seeds cannot decide (see :mod:`analysis.stats`)."""
+    if robust.empty:
+        return []
+    lines = [
+        "## Robust statistics",
+        "",
+        "Per seed, the final value (" + "; ".join(f"{o}: {m}" for o, m in sorted(measure.items())) + "). "
+        "Median [first quartile, third quartile] over seeds; *stuck*: seeds whose final value lies above the "
+        "stated threshold (`--stuck-threshold`). Against the baseline, seed by seed: wins-ties-losses (lower is "
+        "better), win rate (a tie counts half) with its 95% percentile-bootstrap interval, and the two-sided "
+        "Wilcoxon signed-rank p-value of the paired differences.",
+        "",
+        "| objective | strategy | seeds | median [IQR] | stuck | vs baseline | W-T-L | win rate [95% CI] "
+        "| Wilcoxon p |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for _, r in robust.iterrows():
+        stuck = (
+            f"{int(r['stuck'])}/{int(r['stuck_of'])} above {r['stuck_threshold']:.3g}"
+            if "stuck" in r and pd.notna(r.get("stuck"))
+            else ""
+        )
+        if "baseline" in r and isinstance(r.get("baseline"), str) and int(r["pairs"]) > 0:
+            versus = str(r["baseline"])
+            wtl = f"{int(r['wins'])}-{int(r['ties'])}-{int(r['losses'])}"
+            rate = f"{r['win_rate']:.2f} [{r['win_rate_ci_low']:.2f}, {r['win_rate_ci_high']:.2f}]"
+            p_value = f"{r['wilcoxon_p']:.3g}"
+        else:
+            versus = wtl = rate = p_value = ""
+        lines.append(
+            f"| {r['objective']} | {r['strategy']} | {int(r['n_seeds'])} | {r['median']:.3g} "
+            f"[{r['q1']:.3g}, {r['q3']:.3g}] | {stuck} | {versus} | {wtl} | {rate} | {p_value} |"
+        )
+    lines += ["", "Table as CSV: [robust_table.csv](robust_table.csv).", ""]
+    return lines
+
+
+__all__ = ["Options", "fmt", "pick_baseline", "robust_markdown", "table_markdown", "write_report"]
