@@ -140,6 +140,15 @@ class Driver:
                     JournalWarning,
                     stacklevel=2,
                 )
+            if self.state.orphans:  # their submit record was damaged: the eval_id goes to a new point
+                ids = sorted({int(r["eval_id"]) for r in self.state.orphans})
+                self.journal.set_aside(self.state.orphans, "about an evaluation never submitted")
+                warnings.warn(
+                    f"{self.journal.path}: set aside {len(self.state.orphans)} record(s) about eval_id "
+                    f"{', '.join(map(str, ids[:10]))}, never submitted (a damaged submit record), into {SETASIDE}",
+                    JournalWarning,
+                    stacklevel=2,
+                )
             self._start_or_resume(records)
             with self._gate.installed():
                 try:

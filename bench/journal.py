@@ -1,72 +1,245 @@
 """The run's journal: an append-only JSONL file, the source of truth of a run folder.
 
-Each record is one JSON object on one line, written with a single ``write`` of the whole
-line, flushed and fsynced. On opening, a torn last line (a crash mid-write) or a garbage
-line is moved aside to ``journal.jsonl.setaside`` with a warning, never merged with the
-next record and never silently dropped. A lock file keeps a second driver out; a clean close removes it.
+Each record is one line that proves itself: compact JSON with a record version and a CRC-32 of
+its bytes (the exact rule: :mod:`bench.run_folder.schema`), written with a single ``write`` of
+the whole line, flushed and fsynced. Reading checks every line (checksum, JSON without NaN
+literals or repeated keys, the schema and its types): a damaged line (a torn last line, a flipped
+bit, a renamed key, a wrong type) is never accepted and never a traceback. :func:`load` reads
+a journal without changing it; :class:`Journal` opens it for a driver and, before its first
+write, moves damaged lines to ``journal.jsonl.setaside`` with a one-line warning naming each.
+
+The start record, which the run cannot be rebuilt without, is also kept in ``start.json``
+(the same checked line, written once, atomically): a damaged start line is recovered from it.
+A journal without any record beside a ``results.csv`` with rows is refused rather than started
+over, and rows of results.csv that the journal no longer has are kept in ``results.csv.setaside``
+before a run rewrites results.csv. A lock file keeps a second driver out; a clean close removes it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import csv
 import fcntl
+import io
 import json
 import os
+import re
 import time
 import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from bench.errors import RunFolderError, RunFolderLocked, UserError
 from bench.evaluate import json_safe
 
+if TYPE_CHECKING:
+    from types import ModuleType
+
 JOURNAL = "journal.jsonl"
 SETASIDE = "journal.jsonl.setaside"
 LOCK = "driver.lock"
+#: A checked copy of the journal's start record (one line in the journal's format).
+START = "start.json"
+#: results.csv as it was, where it held results the journal no longer has.
+RESULTS_SETASIDE = "results.csv.setaside"
+_RESULTS = "results.csv"  # bench.run_folder.files.RESULTS (that package imports this module)
+_EVENT = re.compile(rb'"event"\s*:\s*"([A-Za-z_]{1,20})"')
+#: How many damaged lines a warning or a note names one by one.
+NAMED = 5
 
 
 class JournalWarning(UserWarning):
     """Something in the journal was set aside."""
 
 
-def read_records(path: Path) -> tuple[list[dict[str, Any]], list[tuple[int, str]]]:
-    """Reads a journal without changing it.
+def _schema() -> ModuleType:
+    # bench.run_folder imports this module, so its schema is imported when first needed.
+    from bench.run_folder import schema
+
+    return schema
+
+
+class Damaged(NamedTuple):
+    """A journal line that is not a valid record: where, its text, why, and the event it names if any."""
+
+    line: int
+    text: str
+    why: str
+    event: str | None
+
+    def describe(self) -> str:
+        """``line 7 ('result': checksum mismatch)``."""
+        return f"line {self.line} ({f'{self.event!r}: ' if self.event else ''}{self.why})"
+
+
+def describe_damaged(damaged: list[Damaged]) -> str:
+    """The first few damaged lines named one by one, then how many more."""
+    named = ", ".join(d.describe() for d in damaged[:NAMED])
+    more = len(damaged) - NAMED
+    return named + (f" and {more} more" if more > 0 else "")
+
+
+def read_records(path: Path) -> tuple[list[dict[str, Any]], list[Damaged]]:
+    """Reads and checks a journal without changing it.
 
     Returns:
-        ``(records, bad)``: the valid records in order, and ``(line_number, text)`` of every
-        line that is not a JSON object (a torn last line among them).
+        ``(records, damaged)``: the valid records in order (without their ``crc``), and every
+        line that is not one (see :func:`bench.run_folder.schema.decode_line`), a torn last
+        line among them. A valid last record without its newline is kept.
     """
     records: list[dict[str, Any]] = []
-    bad: list[tuple[int, str]] = []
+    damaged: list[Damaged] = []
     if not path.exists():
-        return records, bad
-    data = path.read_bytes()
-    lines = data.split(b"\n")
-    complete, tail = lines[:-1], lines[-1]  # tail is b"" when the file ends with a newline
-    for i, raw in enumerate(complete, start=1):
+        return records, damaged
+    decode_line, error = _schema().decode_line, _schema().RecordError
+    lines = path.read_bytes().split(b"\n")
+    last = len(lines)  # the part after the last newline: b"" when the file ends with one
+    for i, raw in enumerate(lines, start=1):
         if not raw.strip():
             continue
         try:
-            rec = json.loads(raw)
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            bad.append((i, raw.decode("utf-8", "replace")))
-            continue
-        if isinstance(rec, dict) and "event" in rec:
-            records.append(rec)
-        else:
-            bad.append((i, raw.decode("utf-8", "replace")))
-    if tail.strip():
-        # No final newline: a valid object is kept (the newline is added on repair); a torn
-        # fragment is set aside.
-        try:
-            rec = json.loads(tail)
-            if isinstance(rec, dict) and "event" in rec:
-                records.append(rec)
+            records.append(decode_line(raw))
+        except error as exc:
+            why = str(exc) if i < last else f"torn last line: {exc}"
+            found = _EVENT.search(raw)
+            event = found.group(1).decode() if found else None
+            damaged.append(Damaged(i, raw.decode("utf-8", "replace"), why, event))
+    return records, damaged
+
+
+def read_start_copy(folder: Path) -> tuple[dict[str, Any] | None, str | None]:
+    """The start record kept in ``start.json``: ``(record, None)``, or ``(None, why not)``."""
+    path = folder / START
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return None, f"no {START}"
+    except OSError as exc:
+        return None, f"{START} unreadable ({exc.strerror})"
+    schema = _schema()
+    try:
+        record = schema.decode_line(raw.rstrip(b"\n"))
+    except schema.RecordError as exc:
+        return None, f"{START} damaged ({exc})"
+    if record.get("event") != "start":
+        return None, f"{START} holds a '{record.get('event')}' record, not a start record"
+    return record, None
+
+
+@dataclass
+class Contents:
+    """What a run folder's journal holds, checked, as :func:`load` reads it.
+
+    Attributes:
+        records: the valid records in order; the start record first where it was recovered.
+        damaged: the lines that are not valid records.
+        exists: whether the journal file exists.
+        needs_newline: the file's last record has no final newline.
+        start_recovered: the journal's start line was damaged or missing; ``records[0]`` is the
+            copy from start.json.
+        start_copy_stale: start.json is missing, damaged or differs from the journal's start record.
+        start_copy_why: why start.json could not be used, where it could not.
+        results_rows: how many rows results.csv holds (0 without one).
+        results_missing: eval_ids results.csv holds as finished that the journal has no final
+            result for (None: results.csv could not be parsed).
+    """
+
+    records: list[dict[str, Any]] = field(default_factory=list)
+    damaged: list[Damaged] = field(default_factory=list)
+    exists: bool = False
+    needs_newline: bool = False
+    start_recovered: bool = False
+    start_copy_stale: bool = False
+    start_copy_why: str | None = None
+    results_rows: int = 0
+    results_missing: list[int] | None = field(default_factory=list)
+
+    @property
+    def start(self) -> dict[str, Any] | None:
+        return next((r for r in self.records if r.get("event") == "start"), None)
+
+    @property
+    def needs_repair(self) -> bool:
+        """Whether the journal file must be rewritten (damaged lines, a recovered start, a missing newline)."""
+        return bool(self.damaged) or self.start_recovered or self.needs_newline
+
+    def refusal(self, folder: Path) -> str | None:
+        """Why no driver may continue or start over this folder (one line), or None."""
+        path = folder / JOURNAL
+        newer = next((d for d in self.damaged if d.why.startswith("written by a newer bobench")), None)
+        if newer is not None:
+            return f"{path}: line {newer.line} was {newer.why}: continue the run with that bobench; nothing was changed"
+        if self.start is None and self.results_rows:
+            if not self.exists:
+                state = "missing"
+            elif not self.records and not self.damaged:
+                state = "empty"
+            elif not self.records:
+                state = f"unreadable ({len(self.damaged)} damaged line(s): {describe_damaged(self.damaged)})"
             else:
-                bad.append((len(lines), tail.decode("utf-8", "replace")))
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            bad.append((len(lines), tail.decode("utf-8", "replace")))
-    return records, bad
+                state = f"without its start record ({self._start_damage()})"
+            return (
+                f"{folder} holds {self.results_rows} result(s) in {_RESULTS} but its journal is {state}: refusing "
+                f"to start a new run over it; nothing was changed. Restore {JOURNAL} (the run's source of truth), "
+                f"or move {_RESULTS} away to start afresh"
+            )
+        if self.start is None and self.records:
+            return (
+                f"{path}: the run's start record is damaged or missing ({self._start_damage()}) and "
+                f"{self.start_copy_why or 'start.json is unusable'}, so the run cannot be rebuilt; nothing was "
+                f"changed. Restore that line from a backup, or start a new run in another folder (analysis "
+                "still reads this one)"
+            )
+        return None
+
+    def _start_damage(self) -> str:
+        hit = next((d for d in self.damaged if d.event == "start"), None) or (self.damaged[0] if self.damaged else None)
+        return hit.describe() if hit else "no line holds it"
+
+
+def load(folder: Path | str) -> Contents:
+    """Reads a run folder's journal, start.json and results.csv's eval_ids, changing nothing."""
+    folder = Path(folder)
+    path = folder / JOURNAL
+    out = Contents(exists=path.exists())
+    out.records, out.damaged = read_records(path)
+    if out.exists and path.stat().st_size:
+        with open(path, "rb") as fh:
+            fh.seek(-1, os.SEEK_END)
+            out.needs_newline = fh.read(1) != b"\n"
+    copy, out.start_copy_why = read_start_copy(folder)
+    journal_start = out.start
+    if journal_start is None:
+        if copy is not None:
+            out.records.insert(0, copy)
+            out.start_recovered = True
+    else:
+        out.start_copy_stale = copy != journal_start
+    out.results_rows, out.results_missing = _results_not_journaled(folder, out.records)
+    return out
+
+
+def _results_not_journaled(folder: Path, records: list[dict[str, Any]]) -> tuple[int, list[int] | None]:
+    """results.csv's row count, and the eval_ids it holds that no final result record has (None: unparsable)."""
+    try:
+        text = (folder / _RESULTS).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return 0, []
+    try:
+        rows = [r for r in csv.DictReader(io.StringIO(text)) if any((v or "").strip() for v in r.values())]
+    except csv.Error:
+        return max(0, len([ln for ln in text.splitlines() if ln.strip()]) - 1), None
+    finished = {r.get("eval_id") for r in records if r.get("event") == "result" and r.get("final", True) is not False}
+    missing: list[int] = []
+    for row in rows:
+        try:
+            eid = int(str(row.get("eval_id")))
+        except ValueError:
+            return len(rows), None
+        if eid not in finished:
+            missing.append(eid)
+    return len(rows), missing
 
 
 class Journal:
@@ -84,16 +257,38 @@ class Journal:
         self._lock_fd: int | None = None
         self._fd: int | None = None
         self.records: list[dict[str, Any]] = []
+        #: What :meth:`open` read; its repairs are made before the first write (see :meth:`_settle`).
+        self._found: Contents | None = None
 
     # -- lifecycle -----------------------------------------------------------------------
     def open(self) -> list[dict[str, Any]]:
-        """Locks the folder, repairs the file if needed and returns the records so far."""
+        """Locks the folder, reads and checks the journal and returns its valid records.
+
+        Nothing in the folder changes until the first write (:meth:`append`, :meth:`set_aside`):
+        only then are damaged lines set aside, a damaged start record restored from start.json and
+        results.csv kept where the journal lacks some of its rows, each with a one-line warning. So
+        a driver that refuses to go on (a changed config, a folder that already holds a run)
+        leaves the folder as it found it.
+
+        Raises:
+            UserError: the folder cannot be continued or started over (see :meth:`Contents.refusal`);
+                one line saying why and what to do.
+        """
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise UserError(f"run folder {self.folder}: cannot create it ({exc.strerror})") from exc
         self._lock()
-        self.records = self._repair()
+        try:
+            found = load(self.folder)
+        except OSError as exc:
+            self.close()
+            raise RunFolderError(f"journal {self.path}: cannot read it ({exc.strerror})") from None
+        refusal = found.refusal(self.folder)
+        if refusal:
+            self.close()
+            raise UserError(refusal)
+        self._found, self.records = found, found.records
         try:
             self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         except OSError as exc:
@@ -126,8 +321,13 @@ class Journal:
         """Writes one record; it is on disk when this returns (with ``fsync``)."""
         if self._fd is None:
             raise RuntimeError("journal is not open")
-        record = {"event": event, **json_safe(fields)}
-        line = (json.dumps(record, allow_nan=False, separators=(",", ":")) + "\n").encode()
+        schema = _schema()
+        record = {"v": schema.RECORD_VERSION, "event": event, **json_safe(fields)}
+        why = schema.record_problem(record, strict=True)
+        if why is not None:  # a driver's own record: a bug, found where it is made rather than on replay
+            raise RuntimeError(f"bobench would journal a record its schema refuses ({why}): see {schema.__name__}")
+        self._settle()
+        line = schema.encode_line(record)
         view = memoryview(line)
         try:
             while view:  # os.write may write less than asked (e.g. near a file-size limit)
@@ -142,10 +342,13 @@ class Journal:
                 f"and everything journaled before is kept: free space, then resume with resume={self.folder}"
             ) from None
         self.records.append(record)
+        if event == "start":
+            self._write_start_copy(line)
         return record
 
     def set_aside(self, records: list[dict[str, Any]], why: str) -> None:
         """Moves these records (objects from :attr:`records`) to the set-aside file and rewrites the journal."""
+        self._settle()
         drop = {id(r) for r in records}
         self._write_aside([(None, json.dumps(r, separators=(",", ":")), why) for r in records])
         self.records = [r for r in self.records if id(r) not in drop]
@@ -170,9 +373,10 @@ class Journal:
             self._fd = None
         tmp = self.path.with_suffix(".jsonl.tmp")
         try:
-            with open(tmp, "w", encoding="utf-8") as out:
+            encode_line = _schema().encode_line
+            with open(tmp, "wb") as out:
                 for rec in records:
-                    out.write(json.dumps(rec, allow_nan=False, separators=(",", ":")) + "\n")
+                    out.write(encode_line(rec))
                 out.flush()
                 os.fsync(out.fileno())
             os.replace(tmp, self.path)
@@ -209,20 +413,77 @@ class Journal:
         os.write(fd, f"pid {os.getpid()} on {os.uname().nodename} since {time.ctime()}".encode())
         self._lock_fd = fd
 
-    def _repair(self) -> list[dict[str, Any]]:
-        records, bad = read_records(self.path)
-        if not self.path.exists():
-            return records
-        data = self.path.read_bytes()
-        if not bad and (not data or data.endswith(b"\n")):
-            return records
-        if bad:
-            self._write_aside([(n, text, "unreadable") for n, text in bad])
+    def _settle(self) -> None:
+        """Makes the repairs :meth:`open` found needed, once, before the first write."""
+        found, self._found = self._found, None
+        if found is None:
+            return
+        if found.results_missing is None or found.results_missing:
+            self._keep_results(found.results_missing)
+        if found.damaged:
+            self._write_aside([(d.line, d.text, d.why) for d in found.damaged])
             warnings.warn(
-                f"{self.path}: set aside {len(bad)} unreadable line(s) "
-                f"(line {', '.join(str(n) for n, _ in bad)}) into {SETASIDE}",
+                f"{self.path}: set aside {len(found.damaged)} unreadable line(s) into {SETASIDE}: "
+                f"{describe_damaged(found.damaged)}",
                 JournalWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
-        self._rewrite(records)
-        return records
+        if found.start_recovered:
+            warnings.warn(
+                f"{self.path}: the run's start record was damaged or missing; restored it from {START}",
+                JournalWarning,
+                stacklevel=4,
+            )
+        if found.needs_repair:
+            self._rewrite(self.records)
+        start = found.start
+        if start is not None and (found.start_copy_stale or found.start_recovered):
+            self._write_start_copy(_schema().encode_line(start))
+
+    def _keep_results(self, missing: list[int] | None) -> None:
+        """Copies results.csv aside before the run rewrites it without rows the journal lacks."""
+        source = self.folder / _RESULTS
+        target, n = self.folder / RESULTS_SETASIDE, 1
+        while target.exists():
+            n += 1
+            target = self.folder / f"{RESULTS_SETASIDE}.{n}"
+        try:
+            data = source.read_bytes()
+            tmp = target.with_name(f".{target.name}.tmp")
+            with open(tmp, "wb") as out:
+                out.write(data)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp, target)
+        except OSError as exc:
+            raise RunFolderError(
+                f"run folder {self.folder}: cannot keep a copy of {_RESULTS} ({exc.strerror})"
+            ) from None
+        which = "rows it cannot match" if missing is None else _eval_ids(missing)
+        warnings.warn(
+            f"{source}: held results the journal no longer has ({which}); kept it as {target.name} "
+            "before the run rewrites it",
+            JournalWarning,
+            stacklevel=5,
+        )
+
+    def _write_start_copy(self, line: bytes) -> None:
+        """Writes start.json (the start record's checked line) atomically."""
+        path = self.folder / START
+        tmp = path.with_name(f".{START}.tmp")
+        try:
+            with open(tmp, "wb") as out:
+                out.write(line)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp, path)
+        except OSError as exc:
+            raise RunFolderError(
+                f"run folder {self.folder}: cannot write {START} ({exc.strerror}); free space, then resume with "
+                f"resume={self.folder}"
+            ) from None
+
+
+def _eval_ids(ids: list[int]) -> str:
+    shown = ", ".join(map(str, ids[:10]))
+    return f"eval_id {shown}" + (f" and {len(ids) - 10} more" if len(ids) > 10 else "")

@@ -126,12 +126,17 @@ def test_strict_checking_refuses_unknown_fields_and_events_reading_tolerates_the
         check_record({"event": "future"}, strict=True)
 
 
-def test_resume_and_analysis_refuse_the_same_bad_journal(tmp_path):
-    records = _records([(0, 1.0, 2.0)])
+def test_resume_and_analysis_skip_the_same_bad_record(tmp_path):
+    from bench.journal import Journal
+
+    records = _records([(0, 1.0, 2.0), (1, 3.0, 4.0)])
     del records[1]["x"]
     with pytest.raises(RecordError, match=r"journal\.jsonl record 2: 'submit' record without 'x'"):
         RunState.from_records(records)
     (tmp_path / JOURNAL).write_text("".join(json.dumps(r) + "\n" for r in records))
-    run = read_run(tmp_path)
-    assert run.state is None and run.rows == []
-    assert any("without 'x'" in n and "not used" in n for n in run.notes)
+    run = read_run(tmp_path)  # the bad record and the result of the evaluation it submitted are skipped
+    assert [r["eval_id"] for r in run.rows] == [1]
+    assert any("line 2 ('submit': 'submit' record without 'x'" in n for n in run.notes), run.notes
+    assert any("never submitted skipped (eval_id 0" in n for n in run.notes), run.notes
+    with Journal(tmp_path) as journal:  # a resuming driver reads the same
+        assert journal.records == run.records

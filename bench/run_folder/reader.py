@@ -2,8 +2,10 @@
 
 ``results.csv`` is read only where the journal is missing or unusable (a folder copied without
 it); ``summary.json`` and Hydra's ``.hydra/`` files are read for what they alone record. The
-journal may be live (a run still writing it): a torn last line is skipped and said in
-:attr:`RunFolder.notes`, and nothing in the folder is changed.
+journal is checked as a resuming driver checks it (:func:`bench.journal.load`): a damaged line
+(a torn last line of a live journal, a bad checksum, a wrong type...) is skipped and said in
+:attr:`RunFolder.notes`, a damaged start record is taken from ``start.json``, and nothing in the
+folder is changed (the journal may be live: a run still writing it).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from bench.journal import JOURNAL, read_records
+from bench.journal import JOURNAL, START, describe_damaged, load
 from bench.records import OK
 from bench.run_folder.files import HYDRA_CONFIG, HYDRA_META, RESULTS
 from bench.run_folder.results import METRIC, NUMERIC_COLUMNS, PARAM, result_rows, results_columns
@@ -106,8 +108,7 @@ def rows_from_journal(folder: Path | str) -> list[dict[str, Any]]:
     Raises:
         RecordError: a journal record does not follow the schema (the message names it).
     """
-    records, _ = read_records(Path(folder) / JOURNAL)
-    state = RunState.from_records(records)
+    state = RunState.from_records(load(folder).records)
     return result_rows(state, as_float((state.start or {}).get("optimum")))
 
 
@@ -157,19 +158,30 @@ def _read_journal(run: RunFolder) -> None:
     if not journal.is_file():
         return
     try:
-        records, bad = read_records(journal)
+        found = load(run.path)
     except OSError as exc:
         run.notes.append(f"{run.path}: {JOURNAL} unreadable ({exc})")
         return
-    if bad:
-        run.notes.append(f"{run.path}: {JOURNAL}: {len(bad)} unreadable line(s) skipped (a run cut off while writing?)")
-    run.records = records
+    if found.damaged:
+        run.notes.append(
+            f"{run.path}: {JOURNAL}: {len(found.damaged)} unreadable line(s) skipped: {describe_damaged(found.damaged)}"
+        )
+    if found.start_recovered:
+        run.notes.append(f"{run.path}: {JOURNAL}: the start record is damaged or missing; read it from {START}")
+    run.records = records = found.records
     if not records:
         return
     try:
         run.state = RunState.from_records(records)
-    except RecordError as exc:
+    except RecordError as exc:  # only records read by other means than load() can get here
         run.notes.append(f"{run.path}: {exc}; the journal is not used")
+        return
+    if run.state.orphans:
+        ids = sorted({int(r["eval_id"]) for r in run.state.orphans})
+        run.notes.append(
+            f"{run.path}: {JOURNAL}: {len(run.state.orphans)} record(s) about evaluations never submitted skipped "
+            f"(eval_id {', '.join(map(str, ids[:10]))}; their submit record is damaged)"
+        )
 
 
 def _recorded_optimum(run: RunFolder) -> tuple[bool, float | None]:

@@ -53,10 +53,16 @@ class RunState:
         self.last_t = 0.0
         #: Final result records found again for an evaluation that had one (the first one stands).
         self.duplicates: list[dict[str, Any]] = []
+        #: Records about an evaluation never submitted (its submit record was damaged and set
+        #: aside): not applied, so that a resumed run can give that eval_id to a new point.
+        self.orphans: list[dict[str, Any]] = []
 
     @classmethod
     def from_records(cls, records: list[dict[str, Any]]) -> RunState:
         """Replays a journal's records.
+
+        Records are checked as the journal's reader checks them (strictly from record version 1
+        on); :func:`bench.journal.read_records` has already set damaged lines apart.
 
         Raises:
             RecordError: a record lacks a field the state needs or has one of the wrong type
@@ -64,7 +70,8 @@ class RunState:
         """
         state = cls()
         for i, rec in enumerate(records, start=1):
-            check_record(rec, where=f"journal.jsonl record {i}")
+            version = rec.get("v", 0)
+            check_record(rec, strict=isinstance(version, int) and version >= 1, where=f"journal.jsonl record {i}")
             state.apply(rec)
         return state
 
@@ -84,11 +91,17 @@ class RunState:
             self.last_t = max(self.last_t, _num(rec.get("t_submit")))
         elif event == "job":
             ev = self.evals.get(int(rec["eval_id"]))
-            if ev is not None:
+            if ev is None:
+                self.orphans.append(rec)
+            else:
                 ev.job_id, ev.job_attempt = rec.get("job_id"), rec.get("attempt", 0)
+        elif event == "attach":
+            if int(rec["eval_id"]) not in self.evals:
+                self.orphans.append(rec)
         elif event == "result":
             ev = self.evals.get(int(rec["eval_id"]))
             if ev is None:
+                self.orphans.append(rec)
                 return
             if ev.final is not None:
                 self.duplicates.append(rec)  # the first final record stands
