@@ -3,17 +3,20 @@
 Before Hydra runs, :func:`main` parses and composes every job's config and builds its parts
 (cheaply: no data, no workers), so a malformed override, an unknown group option or a bad
 field stops the run with one line naming it, and a non-zero exit, before any evaluation.
-``resume=DIR`` re-composes the run's own overrides into the same folder.
+``resume=DIR`` re-composes the run's own overrides into the same folder. Hydra's flags may
+come anywhere on the line (:mod:`bench.command_line`); a multirun is checked job by job for the
+basic sweeper and on one representative job for a sampling one (:mod:`bench.sweeps`).
 """
 
 from __future__ import annotations
 
-import itertools
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from bench import command_line, sweeps
 from bench.errors import RunFolderError, UserError
 
 
@@ -25,30 +28,6 @@ def _conf_dir() -> Path:
 
 
 CONF_DIR = _conf_dir()
-#: Hydra flags after which bobench steps aside and lets Hydra answer (help, config printing...).
-PASSTHROUGH_FLAGS = (
-    "-h",
-    "--help",
-    "--hydra-help",
-    "-i",
-    "--info",
-    "-c",
-    "--cfg",
-    "--version",
-    "-sc",
-    "--shell-completion",
-    "-cd",
-    "--config-dir",
-    "-cn",
-    "--config-name",
-    "-cp",
-    "--config-path",
-    "--experimental-rerun",
-    "-p",
-    "--package",
-    "--resolve",
-)
-MAX_PRECHECK_JOBS = 256
 EXIT_RUN_FAILED = 1  # the run stopped because its evaluations fail (fail_fast)
 EXIT_USER_ERROR = 2  # the user's input: a config, an override, a resume folder
 EXIT_RUN_FOLDER = 3  # the run folder cannot be written (read-only, full disk, file-size limit)
@@ -64,8 +43,35 @@ def _fail(message: str, code: int = EXIT_USER_ERROR) -> None:
     raise SystemExit(code)
 
 
+def _missing_option(exc: BaseException) -> str | None:
+    """``strategy=eii: no such option; available: ...`` for Hydra's "Could not find 'strategy/eii'"."""
+    import re
+
+    from hydra.errors import MissingConfigException
+
+    cause: BaseException | None = exc
+    while cause is not None and not isinstance(cause, MissingConfigException):
+        cause = cause.__cause__ or cause.__context__
+    if cause is None or not cause.missing_cfg_file or "/" not in cause.missing_cfg_file:
+        return None
+    group, _, option = cause.missing_cfg_file.rpartition("/")
+    within = re.match(r"In '([^']+)':", str(cause))
+    parent = within.group(1) if within else "config"
+    where = "" if parent == "config" or parent.startswith("hydra/") else f" (in {parent})"
+    options = list(cause.options or [])
+    if not options:
+        return f"{group}={option}: no such config group{where}"
+    hint = ""
+    if group == "hydra/sweeper":
+        hint = " (pip install 'bobench[sweepers]' adds optuna)"
+    return f"{group}={option}: no such option{where}; available: {', '.join(options)}{hint}"
+
+
 def _one_line(exc: BaseException) -> str:
     """The informative first line of a Hydra/OmegaConf error."""
+    missing = _missing_option(exc)
+    if missing:
+        return missing
     text = str(exc).strip()
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     if not lines:
@@ -131,92 +137,115 @@ def check_writable(folder: Path) -> None:
 
 
 # -- the pre-check -----------------------------------------------------------------------------
-def _expand(overrides: list[str], multirun: bool) -> list[list[str]]:
-    """Every job's overrides (the cartesian product of sweeps in multirun)."""
-    from hydra.core.override_parser.overrides_parser import OverridesParser
+@contextmanager
+def config_context(config_dir: str | None = None, config_path: str | None = None) -> Iterator[Any]:
+    """Hydra initialised on the configs ``bobench`` will compose; yields its config loader.
 
-    parser = OverridesParser.create()
-    parsed = []
-    for text in overrides:
-        try:
-            parsed.append(parser.parse_override(text))
-        except Exception as exc:
-            raise UserError(f"malformed override {text!r}: {_one_line(exc)}") from None
-    choices: list[list[str]] = []
-    for text, ov in zip(overrides, parsed, strict=True):
-        if ov.is_sweep_override():
-            if not multirun:
-                raise UserError(f"override {text!r} is a sweep: add -m (--multirun) to run one job per value")
-            prefix = text.split("=", 1)[0]
-            choices.append([f"{prefix}={v}" for v in ov.sweep_string_iterator()])
-        else:
-            choices.append([text])
-    jobs = [list(c) for c in itertools.product(*choices)] if choices else [[]]
-    return jobs[:MAX_PRECHECK_JOBS]
+    bobench's configs (or ``--config-path``'s), with a ``--config-dir`` in front of the schemas,
+    as Hydra's own ``-cd`` puts it (hydra/_internal/utils.py ``_run_hydra``).
+    """
+    from hydra._internal.hydra import Hydra
+    from hydra._internal.utils import create_config_search_path
+    from hydra.core.config_search_path import SearchPathQuery
+    from hydra.core.global_hydra import GlobalHydra
+
+    primary = CONF_DIR
+    if config_path:
+        primary = Path(config_path) if Path(config_path).is_absolute() else Path(__file__).parent / config_path
+        if not primary.is_dir():
+            raise UserError(f"--config-path {config_path}: no such folder ({primary})")
+    search_path = create_config_search_path(str(primary))
+    if config_dir:
+        extra = Path(config_dir).expanduser().absolute()
+        if not extra.is_dir():
+            raise UserError(f"--config-dir {config_dir}: no such folder ({extra})")
+        search_path.prepend(provider="command-line", path=f"file://{extra}", anchor=SearchPathQuery(provider="schema"))
+    GlobalHydra.instance().clear()
+    try:
+        yield Hydra.create_main_hydra2(task_name="bobench", config_search_path=search_path).config_loader
+    finally:
+        GlobalHydra.instance().clear()
 
 
-def _with_config_sweeps(overrides: list[str], multirun: bool) -> tuple[list[str], bool]:
+def _compose(config_name: str, overrides: list[str], hydra: bool = False) -> Any:
+    """The composed config (with its ``hydra`` node if asked); a one-line UserError if it does not compose."""
+    from hydra import compose
+
+    from bench.schema import compose_error
+
+    try:
+        return compose(config_name=config_name, overrides=overrides, return_hydra_config=hydra)
+    except Exception as exc:  # Hydra's and OmegaConf's many kinds
+        raise UserError(compose_error(exc) or _one_line(exc)) from None
+
+
+def _with_config_sweeps(overrides: list[str], multirun: bool, config_name: str) -> tuple[list[str], bool, str | None]:
     """Adds a preset's ``hydra.sweeper.params`` (and ``hydra.mode: MULTIRUN``) to the overrides.
 
     Hydra sweeps a preset's params unless the command line names the same key; the pre-check
     does the same so that it sees every job.
-    """
-    from hydra import compose
-    from hydra.core.override_parser.overrides_parser import OverridesParser
 
-    parser = OverridesParser.create()
-    plain = []
-    for text in overrides:
-        try:
-            if not parser.parse_override(text).is_sweep_override():
-                plain.append(text)
-        except Exception as exc:
-            raise UserError(f"malformed override {text!r}: {_one_line(exc)}") from None
+    Returns:
+        The overrides, whether the run is a multirun, and the sweeper's ``_target_``.
+    """
+    plain = [text for text, ov in zip(overrides, sweeps.parse(overrides), strict=True) if not ov.is_sweep_override()]
     try:
-        hydra_cfg = compose(config_name="config", overrides=plain, return_hydra_config=True).hydra
-    except Exception:  # reported by the job's own compose below
-        return overrides, multirun
+        hydra_cfg = _compose(config_name, plain, hydra=True).hydra
+    except UserError:  # a key only some jobs have (reported by the job's own compose below)
+        own = [o for o in plain if _key(o).startswith("hydra")]
+        hydra_cfg = _compose(config_name, own, hydra=True).hydra  # hydra/sweeper=nope is everyone's error
+        return overrides, multirun, hydra_cfg.sweeper.get("_target_")
     if str(hydra_cfg.get("mode")).endswith("MULTIRUN"):
         multirun = True
     if multirun:
         given = {_key(o) for o in overrides}
         params = hydra_cfg.get("sweeper", {}).get("params") or {}
-        overrides = [*overrides, *[f"{k}={v}" for k, v in params.items() if _key(str(k)) not in given]]
-    return overrides, multirun
+        overrides = [
+            *overrides,
+            *[
+                f"{k}={v}"
+                for k, v in params.items()
+                if _key(str(k)) not in given and isinstance(v, str | int | float)  # a sweeper's own specs: its own
+            ],
+        ]
+    return overrides, multirun, hydra_cfg.sweeper.get("_target_")
 
 
-def precheck(overrides: list[str], multirun: bool) -> None:
-    """Composes and builds every job's config; raises UserError on the first problem."""
-    from hydra import compose, initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
+def precheck(
+    overrides: list[str],
+    multirun: bool,
+    config_dir: str | None = None,
+    config_name: str = "config",
+    config_path: str | None = None,
+) -> None:
+    """Composes and builds every job's config; raises UserError on the first problem.
+
+    Args:
+        overrides: the command line's overrides.
+        multirun: ``-m`` was given.
+        config_dir: ``--config-dir``: a folder of the user's configs, searched too.
+        config_name: ``--config-name``: the primary config.
+        config_path: ``--config-path``: another primary config folder.
+    """
     from omegaconf import OmegaConf
     from omegaconf.errors import OmegaConfBaseException
 
     from bench.build import build
-    from bench.schema import compose_error, register
+    from bench.schema import register
 
     register()
-    GlobalHydra.instance().clear()
-    try:
-        with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None):
-            overrides, multirun = _with_config_sweeps(overrides, multirun)
-            jobs = _expand(overrides, multirun)
-            for job in jobs:
-                try:
-                    cfg = compose(config_name="config", overrides=job)
-                except Exception as exc:  # Hydra's and OmegaConf's many kinds
-                    raise UserError(compose_error(exc) or _one_line(exc)) from None
-                try:
-                    OmegaConf.to_container(cfg, resolve=True)  # ${oc.env:...} and other interpolations
-                except OmegaConfBaseException as exc:
-                    key = getattr(exc, "full_key", None) or "config"
-                    raise UserError(f"{key}: {_one_line(exc)}") from None
-                build(cfg, validate=False)  # the driver validates data once, itself
-                if not multirun:
-                    run_dir = compose(config_name="config", overrides=job, return_hydra_config=True).hydra.run.dir
-                    check_writable(Path(run_dir))
-    finally:
-        GlobalHydra.instance().clear()
+    with config_context(config_dir, config_path) as loader:
+        overrides, multirun, sweeper = _with_config_sweeps(overrides, multirun, config_name)
+        for job in sweeps.jobs(overrides, multirun, sweeper, loader):
+            cfg = _compose(config_name, job)
+            try:
+                OmegaConf.to_container(cfg, resolve=True)  # ${oc.env:...} and other interpolations
+            except OmegaConfBaseException as exc:
+                key = getattr(exc, "full_key", None) or "config"
+                raise UserError(f"{key}: {_one_line(exc)}") from None
+            build(cfg, validate=False)  # the driver validates data once, itself
+            if not multirun:
+                check_writable(Path(_compose(config_name, job, hydra=True).hydra.run.dir))
 
 
 # -- the Hydra task ----------------------------------------------------------------------------
@@ -238,13 +267,16 @@ def run_task(cfg: Any) -> float | None:
         _fail(str(exc))
     except RunFailed as exc:
         _fail(str(exc), EXIT_RUN_FAILED)
-    except Interrupted as exc:
+    except (Interrupted, KeyboardInterrupt) as exc:  # KeyboardInterrupt: a Ctrl-C while the driver starts
+        import signal
+
+        stop = exc if isinstance(exc, Interrupted) else Interrupted(signal.SIGINT)
         print(
-            f"bobench: stopped by {exc}; every finished evaluation is journaled. Continue with: "
+            f"bobench: stopped by {stop}; every finished evaluation is journaled. Continue with: "
             f"bobench resume={run_dir}",
             file=sys.stderr,
         )
-        raise SystemExit(128 + exc.signum) from None
+        raise SystemExit(128 + stop.signum) from None
     print(format_summary(summary, run_dir))
     return summary["best_value"]
 
@@ -282,6 +314,32 @@ def user_code_folders(args: Sequence[str]) -> list[str]:
     return folders
 
 
+def _print_help(entry: Any) -> None:
+    """Hydra's app help (the template in conf/config.yaml), without the schema/ groups that are no options."""
+    import contextlib
+    import io
+    import re
+
+    out = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(out):
+            entry()
+    finally:
+        sys.stdout.write(re.sub(r"(?m)^schema(/\S+)?: .*\n", "", out.getvalue()))
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    import hydra
+
+    try:
+        mine = version("bobench")
+    except PackageNotFoundError:
+        mine = "(not installed)"
+    return f"bobench {mine} (Hydra {hydra.__version__})"
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of ``bobench`` and ``python -m bench``."""
     import hydra
@@ -292,27 +350,41 @@ def main(argv: Sequence[str] | None = None) -> None:
     _one_line_warnings()
     args = list(sys.argv[1:] if argv is None else argv)
     sys.path[:0] = [f for f in user_code_folders(args) if f not in sys.path]  # `bobench` alone does not add cwd
-    if not any(a in PASSTHROUGH_FLAGS or a.split("=", 1)[0] in PASSTHROUGH_FLAGS for a in args):
-        multirun = "-m" in args or "--multirun" in args
-        overrides = [a for a in args if not a.startswith("-")]
-        flags = [a for a in args if a.startswith("-")]
+    try:
+        line = command_line.parse(args)
+    except UserError as exc:
+        _fail(str(exc))
+    if "version" in line.flags:
+        print(_version())
+        return
+    if not line.passthrough:
+        overrides = line.overrides
         try:
             resume = [o.partition("=")[2] for o in overrides if _key(o) == "resume"]
             resume = [r for r in resume if r not in ("", "null")]
             if resume:
-                if multirun:
+                if line.multirun:
                     raise UserError("resume: resume one run folder at a time (without -m)")
                 overrides = resume_overrides(resume[-1], overrides)
-            precheck(overrides, multirun)
+            precheck(
+                overrides,
+                line.multirun,
+                config_dir=line.value("config-dir"),
+                config_name=line.value("config-name") or "config",
+                config_path=line.value("config-path"),
+            )
         except RunFolderError as exc:
             _fail(str(exc), EXIT_RUN_FOLDER)
         except UserError as exc:
             _fail(str(exc))
-        args = flags + overrides
+        line.overrides = overrides
 
     @hydra.main(version_base=None, config_path=str(CONF_DIR), config_name="config")
     def _entry(cfg: Any) -> float | None:
         return run_task(cfg)
 
-    sys.argv = [sys.argv[0] if sys.argv else "bobench", *args]
-    _entry()
+    sys.argv = [sys.argv[0] if sys.argv else "bobench", *line.hydra_argv()]
+    if "help" in line.flags:
+        _print_help(_entry)
+    else:
+        _entry()

@@ -57,9 +57,11 @@ BAD_INPUT = [
     (["objective.space.learning_rate_init.high=1e-5"], "objective.space.learning_rate_init: equal bounds"),
     (["objective.space.learning_rate_init.low=0"], "objective.space.learning_rate_init.low: a log-scale parameter"),
     (["objective.space.learning_rate_init.type=complex"], "objective.space.learning_rate_init.type: unknown parameter"),
-    (["strategy=nope"], "Could not find 'strategy/nope' (available:"),
-    (["objective=nope"], "Could not find 'objective/nope'"),
-    (["executor=nope"], "Could not find 'executor/nope'"),
+    (["strategy=nope"], "strategy=nope: no such option; available: async_lp, async_ts, ax, bucb, ei,"),
+    (["strategy=eii"], "strategy=eii: no such option; available: "),
+    (["objective=nope"], "objective=nope: no such option; available: "),
+    (["executor=nope"], "executor=nope: no such option; available: "),
+    (["-m", "hydra/sweeper=nope"], "hydra/sweeper=nope: no such option; available: basic"),
     (["strategy=[grid"], "malformed override 'strategy=[grid'"),
     (["budget.evaluations=abc"], "budget.evaluations: expected an integer"),
     (["workers=0"], "workers: must be >= 1"),
@@ -77,6 +79,13 @@ BAD_INPUT = [
     (["budget.evaluation=2"], "Could not override 'budget.evaluation'"),
     (["+strategy.num_restart=2"], "strategy.num_restart: unknown key"),
     (["objective.space.learning_rate_init.log=no"], "objective.space.learning_rate_init.log: expected true or false"),
+    # Hydra's flags and sweeps
+    (["--frobnicate"], "--frobnicate: unknown flag"),
+    (["strategy=grid", "-cd"], "-cd: expects a value"),
+    (["strategy=grid", "-cd", "nowhere"], "--config-dir nowhere: no such folder"),
+    (["-m", "objective.centre=interval(0.1,0.9)", "objective=quadratic"], "basic sweeper cannot enumerate interval()"),
+    (["-m", "strategy=glob(nothing*)"], "strategy=glob(nothing*): the sweep matches no value"),
+    (["-m", "strategy=glob(ran*)", "strategy.colour=red"], "Could not override 'strategy.colour'"),
 ]
 
 
@@ -155,5 +164,121 @@ def test_a_paper_preset_is_a_multirun_over_arms_and_seeds(tmp_path):
 
 def test_a_bad_arm_in_a_preset_sweep_is_caught_before_any_job(tmp_path):
     proc = run_cli("experiment=kandasamy_branin", "arm=asyTS,nope", "seed=0", cwd=tmp_path)
-    assert proc.returncode == 2 and "Could not find 'arm/nope'" in proc.stderr
+    assert proc.returncode == 2 and "arm=nope: no such option; available: asyEI" in proc.stderr
     assert not (tmp_path / "multirun").exists()
+
+
+# -- Hydra citizenship --------------------------------------------------------------------------
+def test_a_clean_end_leaves_no_lock_file(tmp_path):
+    run_cli(
+        "objective=quadratic", "strategy=random", "budget.evaluations=2", "hydra.run.dir=run", cwd=tmp_path, check=True
+    )
+    assert (tmp_path / "run" / "journal.jsonl").is_file()
+    assert not (tmp_path / "run" / "driver.lock").exists()
+    run_cli("resume=run", "budget.evaluations=3", cwd=tmp_path, check=True)  # and a resume takes the folder again
+    assert not (tmp_path / "run" / "driver.lock").exists()
+    assert len(final_results(read_journal(tmp_path / "run"))) == 3
+
+
+def _user_configs(tmp_path):
+    """A user's own config folder: an objective of theirs, built on one of bobench's."""
+    folder = tmp_path / "my_conf" / "objective"
+    folder.mkdir(parents=True)
+    (folder / "bowl.yaml").write_text("defaults:\n  - quadratic\n  - _self_\nname: bowl\ncentre: 0.6\n")
+    return tmp_path / "my_conf"
+
+
+@pytest.mark.parametrize(
+    "where",
+    [
+        ["-cd", "my_conf", "objective=bowl", "strategy=random"],
+        ["objective=bowl", "-cd", "my_conf", "strategy=random"],
+        ["objective=bowl", "strategy=random", "-cd", "my_conf"],
+        ["objective=bowl", "--config-dir", "my_conf", "strategy=random"],
+        ["objective=bowl", "strategy=random", "--config-dir=my_conf"],
+    ],
+    ids=["first", "between", "last", "long", "long="],
+)
+def test_config_dir_anywhere_on_the_line(tmp_path, where):
+    _user_configs(tmp_path)
+    run_cli(*where, "budget.evaluations=2", "hydra.run.dir=run", cwd=tmp_path, check=True)
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["objective"] == "bowl" and summary["strategy"] == "random"
+
+
+def test_the_precheck_composes_with_the_users_config_dir(tmp_path):
+    _user_configs(tmp_path)
+    for args, message in [
+        (["objective=bowl", "strategy=eii"], "bobench: error: strategy=eii: no such option; available: "),
+        (["objective=bowl", "objective.centre=abc"], "bobench: error: objective.centre: expected a number"),
+        (["objective=bowl", "objective.space.x1.low=9"], "bobench: error: objective.space.x1: inverted bounds"),
+    ]:
+        proc = run_cli(*args, "-cd", "my_conf", cwd=tmp_path)
+        assert proc.returncode == 2, proc.stderr
+        assert proc.stderr.count("\n") == 1 and proc.stderr.startswith(message), proc.stderr
+    assert not (tmp_path / "outputs").exists()
+
+
+def test_help_names_bobench_and_lists_only_real_options(tmp_path):
+    proc = run_cli("--help", cwd=tmp_path, check=True)
+    assert proc.stdout.startswith("bobench: ") and "Usage: bobench" in proc.stdout
+    assert "powered by Hydra" not in proc.stdout and "cli is" not in proc.stdout
+    groups = [ln for ln in proc.stdout.splitlines() if ": " in ln and not ln.startswith(" ")]
+    assert any(ln.startswith("strategy: ") and " ei," in ln for ln in groups)
+    assert not any(ln.startswith("schema") for ln in groups)
+    _user_configs(tmp_path)  # the user's own options show with -cd, wherever it stands
+    proc = run_cli("strategy=grid", "--help", "-cd", "my_conf", cwd=tmp_path, check=True)
+    assert any(ln.startswith("objective: bowl, ") for ln in proc.stdout.splitlines())
+
+
+def test_glob_and_range_sweeps_run_one_job_per_value(tmp_path):
+    run_cli(
+        "-m",
+        "objective=quadratic",
+        "strategy=glob(ran*)",
+        "seed=range(0,2)",
+        "budget.evaluations=2",
+        "hydra.sweep.dir=sweep",
+        cwd=tmp_path,
+        check=True,
+    )
+    summaries = [json.loads((d / "summary.json").read_text()) for d in run_dirs(tmp_path / "sweep")]
+    assert sorted((s["strategy"], s["seed"]) for s in summaries) == [("random", 0), ("random", 1)]
+
+
+def test_hydras_optuna_sweeper_runs_from_the_command_line(tmp_path):
+    pytest.importorskip("hydra_plugins.hydra_optuna_sweeper", reason="the sweepers extra: pip install '.[sweepers]'")
+    import yaml
+
+    proc = run_cli(
+        "-m",
+        "hydra/sweeper=optuna",
+        "hydra.sweeper.n_trials=3",
+        "objective=quadratic",
+        "objective.centre=interval(0.1,0.9)",
+        "strategy=random",
+        "budget.evaluations=3",
+        "hydra.sweep.dir=sweep",
+        cwd=tmp_path,
+        check=True,
+    )
+    assert "Traceback" not in proc.stderr
+    dirs = run_dirs(tmp_path / "sweep")
+    assert len(dirs) == 3
+    centres = [yaml.safe_load((d / ".hydra" / "config.yaml").read_text())["objective"]["centre"] for d in dirs]
+    assert all(0.1 <= c <= 0.9 for c in centres) and len(set(centres)) == 3, centres
+    best = yaml.safe_load((tmp_path / "sweep" / "optimization_results.yaml").read_text())
+    values = [json.loads((d / "summary.json").read_text())["best_value"] for d in dirs]
+    assert best["best_value"] == pytest.approx(min(values))
+    # The pre-check builds one job with a value from inside the interval: its other mistakes still stop the run.
+    proc = run_cli(
+        "-m",
+        "hydra/sweeper=optuna",
+        "objective=quadratic",
+        "objective.centre=interval(0.1,0.9)",
+        "objective.space.x1.low=9",
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.startswith("bobench: error: objective.space.x1: inverted bounds"), proc.stderr
+    assert proc.stderr.count("\n") == 1
