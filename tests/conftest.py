@@ -14,6 +14,21 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 CONF = ROOT / "conf"
+EXAMPLES = ROOT / "examples"
+#: What objective=function and objective=command need to run: the user's code (examples/) and a space.
+USER_CODE = {
+    "function": [
+        "objective.target=train:objective",
+        f"objective.path=[{EXAMPLES}]",
+        "+objective.space.lr={type: float, low: 1e-3, high: 0.1, log: true}",
+        "+objective.space.hidden={type: int, low: 4, high: 32}",
+    ],
+    "command": [
+        f'objective.command="{sys.executable} {EXAMPLES / "bowl.py"}"',
+        "+objective.space.x={type: float, low: 0.0, high: 1.0}",
+        "+objective.space.y={type: float, low: 0.0, high: 1.0}",
+    ],
+}
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 

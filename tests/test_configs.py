@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bench.driver import Driver
-from tests.conftest import CONF, final_results, read_journal, slurm_available
+from tests.conftest import CONF, USER_CODE, final_results, read_journal, slurm_available
 
 #: Options that need a server these tests may not have (.ci/run starts it first).
 NEEDS_MORE = {} if slurm_available() else {("executor", "slurm"): "needs the Slurm cluster (scripts/slurm/start.sh)"}
@@ -54,7 +54,9 @@ def test_every_executor_runs_three_evaluations(compose, tmp_path, executor):
 def test_every_objective_runs_two_evaluations(compose, tmp_path, objective):
     if ("objective", objective) in NEEDS_MORE:
         pytest.skip(NEEDS_MORE[("objective", objective)])
-    cfg = cheap(compose, f"objective={objective}", "strategy=random", "budget.evaluations=2")
+    cfg = cheap(
+        compose, f"objective={objective}", "strategy=random", "budget.evaluations=2", *USER_CODE.get(objective, [])
+    )
     Driver(cfg, tmp_path / "run").run()
     assert len(final_results(read_journal(tmp_path / "run"))) == 2
 
