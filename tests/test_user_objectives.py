@@ -301,14 +301,32 @@ def test_a_failing_command_is_an_error_with_its_last_stderr_line(compose, tmp_pa
     assert (tmp_path / "run" / "evals" / "0" / "stderr.txt").read_text().endswith("CUDA out of memory\n")
 
 
-def test_a_command_past_its_timeout_is_killed_with_its_children(compose, tmp_path, user_code):
-    (user_code / "hang.py").write_text(
-        "import subprocess, sys, time\n"
-        "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(300)'])\n"
-        "open('child.pid', 'w').write(str(child.pid))\n"
-        "print('started', flush=True)\n"
-        "time.sleep(300)\n"
-    )
+HANG = (
+    "import os, subprocess, sys, time\n"
+    "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(300)'])\n"
+    "open('pids', 'w').write(f'{os.getpid()} {child.pid}')\n"
+    "print('started', flush=True)\n"
+    "time.sleep(300)\n"
+)
+
+
+def assert_gone(pids: list[int]) -> None:
+    deadline = time.monotonic() + 10
+    for pid in pids:
+        while psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+            assert time.monotonic() < deadline, f"process {pid} of the command outlived the timeout"
+            time.sleep(0.1)
+
+
+@pytest.mark.parametrize(
+    ("limit", "status", "message"),
+    [
+        ("objective.timeout_s=1.5", "error", "command ran past objective.timeout_s=1.5 s and was killed"),
+        ("executor.timeout_s=1.5", "timeout", None),  # the worker is killed, and the command with it
+    ],
+)
+def test_a_command_past_its_timeout_is_killed_with_its_children(compose, tmp_path, user_code, limit, status, message):
+    (user_code / "hang.py").write_text(HANG)
     t0 = time.monotonic()
     results = run(
         compose,
@@ -316,19 +334,16 @@ def test_a_command_past_its_timeout_is_killed_with_its_children(compose, tmp_pat
         "objective=command",
         f'objective.command="{PYTHON} hang.py {{x}}"',
         f"objective.cwd={user_code}",
-        "objective.timeout_s=1.5",
+        limit,
         *SPACE_OVERRIDES,
         "executor=local",
         "budget.evaluations=1",
+        "retries=0",
     )
     assert time.monotonic() - t0 < 60
-    assert results[0]["status"] == "error"
-    assert "command ran past objective.timeout_s=1.5 s and was killed" in results[0]["message"]
-    child = int((user_code / "child.pid").read_text())
-    deadline = time.monotonic() + 10
-    while psutil.pid_exists(child) and psutil.Process(child).status() != psutil.STATUS_ZOMBIE:
-        assert time.monotonic() < deadline, f"the command's child {child} outlived the timeout"
-        time.sleep(0.1)
+    assert results[0]["status"] == status, results
+    assert message is None or message in results[0]["message"]
+    assert_gone([int(pid) for pid in (user_code / "pids").read_text().split()])
     assert (tmp_path / "run" / "evals" / "0" / "stdout.txt").read_text() == "started\n"
 
 
