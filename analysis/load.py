@@ -143,6 +143,7 @@ def load_run(path: Path, notes: list[str]) -> Run | None:
         "space": _get(config, "objective", "space"),
         "value_name": value_name(_get(config, "objective"), str(objective)),
         "co2_decisions": bool(len(decision_co2(folder.records)[1])),
+        "claims": _get(config, "claims") or [],  # what the run's preset says it reproduces
     }
     meta["n_evals"] = len(df)
     meta["n_failed"] = int((~df["ok"]).sum())
@@ -236,7 +237,7 @@ def load_runs(paths: Iterable[str | Path]) -> Loaded:
             df[column] = run.meta[column]
         frames.append(df)
     frame = pd.concat(frames, ignore_index=True, sort=False)
-    runs_frame = pd.DataFrame([{k: v for k, v in r.meta.items() if k != "space"} for r in runs])
+    runs_frame = pd.DataFrame([{k: v for k, v in r.meta.items() if k not in ("space", "claims")} for r in runs])
     notes.extend(_summary_notes(runs))
     return Loaded(runs=runs, frame=frame, runs_frame=runs_frame, notes=notes)
 

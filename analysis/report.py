@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from analysis.claims import check_claims, claims_markdown, claims_of
 from analysis.figures import Figure, all_figures
 from analysis.load import Loaded
 from analysis.metrics import Spec, pick_baseline, summary_table, targets
@@ -112,6 +113,9 @@ def write_report(loaded: Loaded, out: Path, options: Options) -> Path:
     stuck_above = {k: v.value for k, v in options.stuck_above.items()}
     robust, measure = robust_table(loaded.frame, loaded.runs_frame, baselines, stuck_above)
     robust.to_csv(out / "robust_table.csv", index=False)
+    claims = check_claims(loaded.frame, loaded.runs_frame, claims_of([r.meta for r in loaded.runs]))
+    if not claims.empty:
+        claims.to_csv(out / "claims.csv", index=False)
     figures = all_figures(loaded, out / "figures", notes, options.min_seeds, options.gp_step, options.grid_param)
 
     runs = loaded.runs_frame
@@ -140,6 +144,7 @@ def write_report(loaded: Loaded, out: Path, options: Options) -> Path:
         base = baselines.get(objective, "none (the baseline did not run on it)")
         lines.append(f"- **{objective}**: target {fmt(target)} ({how}); baseline *{base}*.")
     lines += ["", md_table, "", "Table as CSV: [summary_table.csv](summary_table.csv).", ""]
+    lines += claims_markdown(claims)
     lines += robust_markdown(robust, measure)
     lines += _figures_markdown(figures, out)
     lines += ["", "## Left out", ""]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import pickle
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +26,8 @@ from bench.strategies.base import Strategy
 MODES = ("sync", "async")
 #: Config keys that may differ when a run is resumed (everything else must match).
 RESUMABLE_CHANGES = ("budget", "progress", "resume", "force", "retries", "fail_fast")
+#: Recorded in the start record but never a reason to refuse a resume: what a preset says it reproduces.
+METADATA_KEYS = ("claims",)
 
 
 @dataclass
@@ -65,8 +68,8 @@ def check_top_level(cfg: DictConfig) -> None:
         raise UserError("budget: set budget.evaluations or budget.seconds (or both)")
     if n is not None:
         integer("budget.evaluations", n, 1)
-    if s is not None and (isinstance(s, bool) or not isinstance(s, int | float) or s <= 0):
-        raise UserError(f"budget.seconds: expected a positive number, got {s!r}")
+    if s is not None and (isinstance(s, bool) or not isinstance(s, int | float) or not math.isfinite(s) or s <= 0):
+        raise UserError(f"budget.seconds: expected a positive, finite number of seconds, got {s!r}")
     for group in ("objective", "strategy", "executor"):
         node = cfg.get(group)
         if not isinstance(node, DictConfig) or "_target_" not in node:
@@ -147,9 +150,8 @@ def config_for_compare(cfg: DictConfig) -> dict[str, Any]:
     """The resolved config without the keys a resume may change."""
     plain = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=False)
     assert isinstance(plain, dict)
-    for key in (*RESUMABLE_CHANGES, "hydra"):
-        plain.pop(key, None)
-    return plain
+    dropped = (*RESUMABLE_CHANGES, "hydra")
+    return {str(key): value for key, value in plain.items() if key not in dropped}
 
 
 def config_hash(plain: dict[str, Any]) -> str:
@@ -157,9 +159,14 @@ def config_hash(plain: dict[str, Any]) -> str:
 
 
 def first_difference(old: Any, new: Any, prefix: str = "") -> str | None:
-    """The dotted key of the first difference between two plain configs, or None."""
+    """The dotted key of the first difference between two plain configs, or None.
+
+    Top-level :data:`METADATA_KEYS` are not compared.
+    """
     if isinstance(old, dict) and isinstance(new, dict):
         for key in sorted(set(old) | set(new), key=str):
+            if not prefix and key in METADATA_KEYS:
+                continue
             where = f"{prefix}.{key}" if prefix else str(key)
             if key not in old and new[key] is None:
                 continue  # a key added since the run started, left unset: the run had it unset too

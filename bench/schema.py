@@ -42,6 +42,20 @@ class JournalConf:
 
 
 @dataclass
+class ClaimConf:
+    """A paper's claim that a preset reproduces, checked by ``bobench-report`` (``analysis/claims.py``)."""
+
+    id: str = MISSING  # a short name, e.g. kandasamy2018-hartmann6
+    source: str = ""  # the paper and where in it, e.g. "Kandasamy et al. 2018, Fig. 3"
+    statement: str = ""  # the claim in words
+    better: str = MISSING  # the line (arm or strategy) said to be ahead
+    than: list[str] = field(default_factory=list)  # the lines it is said to be ahead of
+    relation: str = "better"  # better: significantly ahead | no_worse: never significantly behind
+    at: str = "end"  # end: final regret (equal budget) | common_time: at the pair's earlier end time
+    alpha: float = 0.05  # significance level of the paired Wilcoxon signed-rank test
+
+
+@dataclass
 class RunConf:
     """The keys every run has (``conf/config.yaml`` documents them)."""
 
@@ -61,6 +75,7 @@ class RunConf:
     progress: Any = "auto"  # auto (a bar on a terminal, log lines elsewhere) | true (bar) | false
     journal: JournalConf = field(default_factory=JournalConf)
     debug: Any = None  # cheap settings for tests and quick tries: +debug=fast (conf/debug/, bench/debug.py)
+    claims: list[ClaimConf] = field(default_factory=list)  # what a preset reproduces (bobench-report checks it)
 
 
 _registered = False
