@@ -248,6 +248,18 @@ def precheck(
                 check_writable(Path(_compose(config_name, job, hydra=True).hydra.run.dir))
 
 
+def compose_check(
+    overrides: list[str], config_dir: str | None = None, config_name: str = "config", config_path: str | None = None
+) -> None:
+    """Before Hydra answers ``--cfg``, ``--help`` or ``--info``: the overrides compose, or one line says why."""
+    from bench.schema import register
+
+    register()
+    with config_context(config_dir, config_path):
+        if not any(ov.is_sweep_override() for ov in sweeps.parse(overrides)):
+            _compose(config_name, overrides)
+
+
 # -- the Hydra task ----------------------------------------------------------------------------
 def run_task(cfg: Any) -> float | None:
     """What Hydra runs for each job: one driver, one run folder."""
@@ -357,6 +369,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     if "version" in line.flags:
         print(_version())
         return
+    config_dir, config_path = line.value("config-dir"), line.value("config-path")
+    config_name = line.value("config-name") or "config"
+    if line.passthrough and any(f in line.flags for f in ("cfg", "help", "info")):
+        try:
+            compose_check(line.overrides, config_dir, config_name, config_path)
+        except UserError as exc:
+            _fail(str(exc))
     if not line.passthrough:
         overrides = line.overrides
         try:
@@ -366,13 +385,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                 if line.multirun:
                     raise UserError("resume: resume one run folder at a time (without -m)")
                 overrides = resume_overrides(resume[-1], overrides)
-            precheck(
-                overrides,
-                line.multirun,
-                config_dir=line.value("config-dir"),
-                config_name=line.value("config-name") or "config",
-                config_path=line.value("config-path"),
-            )
+            precheck(overrides, line.multirun, config_dir, config_name, config_path)
         except RunFolderError as exc:
             _fail(str(exc), EXIT_RUN_FOLDER)
         except UserError as exc:

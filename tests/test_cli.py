@@ -81,6 +81,8 @@ BAD_INPUT = [
     (["objective.space.learning_rate_init.log=no"], "objective.space.learning_rate_init.log: expected true or false"),
     # Hydra's flags and sweeps
     (["--frobnicate"], "--frobnicate: unknown flag"),
+    (["--cfg", "job", "strategy=eii"], "strategy=eii: no such option; available: "),
+    (["strategy=eii", "--help"], "strategy=eii: no such option; available: "),
     (["strategy=grid", "-cd"], "-cd: expects a value"),
     (["strategy=grid", "-cd", "nowhere"], "--config-dir nowhere: no such folder"),
     (["-m", "objective.centre=interval(0.1,0.9)", "objective=quadratic"], "basic sweeper cannot enumerate interval()"),
