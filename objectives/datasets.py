@@ -137,11 +137,7 @@ def download(dataset: str, root: Path) -> None:
     try:
         import torchvision.datasets as tv_datasets  # optional extra: bobench[vision]
     except Exception as exc:  # ImportError or a broken install: both unusable
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise UserError(
-            f"objective.download: torchvision is not usable here ({reason}); install the extra"
-            f" (pip install 'bobench[vision]') or put the {dataset} IDX files under {root} yourself"
-        ) from exc
+        raise UserError(torchvision_unusable(exc, f"put the {dataset} IDX files under {root} yourself")) from exc
     cls = {"mnist": tv_datasets.MNIST, "fashion_mnist": tv_datasets.FashionMNIST}[dataset]
     root.mkdir(parents=True, exist_ok=True)
     try:
@@ -150,3 +146,49 @@ def download(dataset: str, root: Path) -> None:
     except Exception as exc:  # network and disk errors alike end the run here
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise UserError(f"objective.download: could not download {dataset} into {root}: {reason}") from exc
+
+
+#: pytorch.org's index of CPU builds (torch and torchvision built for each other).
+CPU_INDEX = "https://download.pytorch.org/whl/cpu"
+
+
+def torchvision_unusable(exc: BaseException, otherwise: str) -> str:
+    """One line on why ``import torchvision`` failed and what to install instead.
+
+    torchvision's compiled operators are built for one torch build: PyPI's wheel, beside a CPU
+    build of torch (``torch==2.13.0+cpu``), fails with "operator torchvision::nms does not exist".
+
+    Args:
+        exc: what the import raised.
+        otherwise: the alternative to installing, e.g. "put the mnist IDX files under data/ yourself".
+    """
+    from importlib.metadata import PackageNotFoundError, version
+
+    reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    try:
+        tv_version = version("torchvision")
+    except PackageNotFoundError:
+        tv_version = None
+    if isinstance(exc, ImportError) or tv_version is None:
+        return (
+            f"objective.download: torchvision is not usable here ({reason}); install the extra"
+            f" (pip install 'bobench[vision]') or {otherwise}"
+        )
+    try:
+        torch_version = version("torch")
+        import torch
+
+        cpu_build = torch.version.cuda is None and not getattr(torch.version, "hip", None)
+    except Exception:  # a torch that cannot load: nothing more to say than the reason
+        torch_version, cpu_build = "?", False
+    if cpu_build:
+        base = tv_version.split("+")[0]
+        return (
+            f"objective.download: torchvision {tv_version} cannot load beside the CPU build of torch {torch_version}"
+            f" ({reason}); install torchvision's CPU build: pip install torchvision=={base}+cpu --index-url"
+            f" {CPU_INDEX} (docs/install.md), or {otherwise}"
+        )
+    return (
+        f"objective.download: torchvision {tv_version} cannot load beside torch {torch_version} ({reason});"
+        f" install the torchvision built for that torch (docs/install.md), or {otherwise}"
+    )

@@ -8,6 +8,8 @@ g CO2e/kWh whichever method measures the energy. See ``docs/carbon.md``.
 
 from __future__ import annotations
 
+import importlib.util
+import logging
 import math
 import numbers
 from collections.abc import Mapping
@@ -17,7 +19,11 @@ from typing import Any
 from bench.errors import UserError
 from bench.objective import to_plain
 
+log = logging.getLogger(__name__)
+
 METHODS = ("auto", "codecarbon", "green_algorithms", "off")
+#: codecarbon is an optional extra; without it ``auto`` uses the Green Algorithms formula.
+CARBON_EXTRA = "pip install 'bobench[carbon]'"
 TRACKING_MODES = ("process", "machine")
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 
@@ -142,6 +148,37 @@ def _text(cfg: Mapping[str, Any], key: str, where: str) -> str | None:
 REGIONAL_COUNTRIES = ("USA", "CAN", "CHN", "SWE", "NOR", "FIN")
 
 
+def codecarbon_installed() -> bool:
+    """Whether the optional extra ``bobench[carbon]`` (codecarbon) is installed."""
+    return importlib.util.find_spec("codecarbon") is not None
+
+
+_said_no_codecarbon = False
+
+
+def _needs_codecarbon(method: str, country: str | None, intensity: float | None) -> None:
+    """Says in one line what a config asks of codecarbon when the ``carbon`` extra is missing.
+
+    Raises:
+        UserError: ``method: codecarbon``, or a country whose intensity only codecarbon's data gives.
+    """
+    global _said_no_codecarbon
+    if method == "off" or codecarbon_installed():
+        return
+    if method == "codecarbon":
+        raise UserError(f"carbon.method=codecarbon needs the 'carbon' extra: {CARBON_EXTRA}")
+    if country is not None and intensity is None:
+        raise UserError(
+            f"carbon.country_iso_code needs the 'carbon' extra (codecarbon's data): {CARBON_EXTRA};"
+            " or give carbon.carbon_intensity_g_per_kwh"
+        )
+    if method == "auto" and not _said_no_codecarbon:
+        _said_no_codecarbon = True
+        log.warning(
+            "carbon: codecarbon is not installed, so the Green Algorithms formula estimates CO2 (%s)", CARBON_EXTRA
+        )
+
+
 def quiet_codecarbon(level: str = "error") -> None:
     """Sets codecarbon's logger level (its import resets it to info)."""
     import logging
@@ -234,6 +271,7 @@ def parse_carbon_config(cfg: Mapping[str, Any] | None) -> CarbonSettings:
         memory_power_w_per_gb=_number(ga_cfg, "memory_power_w_per_gb", gwhere, 0.3725),  # type: ignore[arg-type]
     )
 
+    _needs_codecarbon(method, country, intensity)
     if not method or method == "off":
         source = "off"
         resolved = 0.0 if intensity is None else intensity

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from bench.carbon.config import CarbonSettings, as_settings
+from bench.carbon.config import CarbonSettings, as_settings, codecarbon_installed
 from bench.carbon.green import GreenAlgorithmsMeter
 from bench.evaluate import Meter
 
@@ -35,6 +35,8 @@ def build_meter(settings: CarbonSettings, simulated: bool = False) -> Meter | No
     )
     if simulated or settings.method == "green_algorithms":
         return ga
+    if settings.method == "auto" and not codecarbon_installed():
+        return ga  # the extra bobench[carbon] is not installed: said once, when the config was parsed
     try:
         from bench.carbon.codecarbon_meter import CodecarbonMeter
 

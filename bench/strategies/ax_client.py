@@ -13,6 +13,7 @@ minimised.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import warnings
 from typing import Any
@@ -54,6 +55,8 @@ class AxStrategy(Strategy):
         **unknown: Any,
     ):
         reject_unknown(self.name, unknown)
+        if importlib.util.find_spec("ax") is None:
+            raise UserError("strategy=ax needs the 'ax' extra: pip install 'bobench[ax]'")
         super().__init__(space, seed, n_initial=n_initial)
         self.method = check_choice("method", method, ("fast", "quality"))
         if initialization_budget is not None and (
