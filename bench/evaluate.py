@@ -1,7 +1,11 @@
 """Runs one task against an objective and turns whatever happens into an :class:`Outcome`.
 
 Every executor calls :func:`evaluate` where the evaluation runs (in-process, in a worker
-process, in a Slurm job), so statuses mean the same everywhere.
+process, in a Slurm job), so statuses mean the same everywhere. Whatever the objective raises,
+SystemExit and KeyboardInterrupt included, is a failed evaluation; only the run being stopped
+(:class:`bench.errors.Interrupted`, a Ctrl-C or SIGTERM in the driver) goes through. The call runs
+inside a :class:`bench.guard.Guard`: its time limit, and the end of the child processes it started.
+Any text it returns is made writable (see :func:`safe_text`).
 """
 
 from __future__ import annotations
@@ -13,9 +17,9 @@ import traceback
 from contextvars import ContextVar
 from typing import Any, Protocol
 
+from bench.guard import Guard
 from bench.objective import Evaluation, Objective
-from bench.records import DIVERGED, ERROR, INVALID, OK, Outcome, Task
-
+from bench.records import DIVERGED, ERROR, INVALID, OK, TIMEOUT, Outcome, Task
 
 _CURRENT_TASK: ContextVar[Task | None] = ContextVar("bobench_current_task", default=None)
 
@@ -39,13 +43,28 @@ class Meter(Protocol):
         ...
 
 
+def safe_text(text: str) -> str:
+    """``text`` with every character UTF-8 cannot encode (a lone surrogate such as ``'\\ud800'``) escaped.
+
+    An objective's text (an error message, a string metric, a key) goes into the journal, results.csv
+    and summary.json; one unencodable character would make every later write of them fail.
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
+
+
 def json_safe(obj: Any) -> Any:
-    """Makes metrics JSON-able without NaN literals: non-finite floats become strings."""
+    """Makes metrics JSON-able without NaN literals: non-finite floats become strings, text encodable."""
     if isinstance(obj, dict):
-        return {str(k): json_safe(v) for k, v in obj.items()}
+        return {safe_text(str(k)): json_safe(v) for k, v in obj.items()}
     if isinstance(obj, list | tuple):
         return [json_safe(v) for v in obj]
-    if isinstance(obj, bool) or obj is None or isinstance(obj, str):
+    if isinstance(obj, str):
+        return safe_text(obj)
+    if isinstance(obj, bool) or obj is None:
         return obj
     if isinstance(obj, numbers.Integral):
         return int(obj)
@@ -54,7 +73,7 @@ def json_safe(obj: Any) -> Any:
         return f if math.isfinite(f) else repr(f)
     if hasattr(obj, "tolist"):
         return json_safe(obj.tolist())
-    return repr(obj)
+    return safe_text(repr(obj))
 
 
 def classify(result: Any) -> tuple[str, float | None, dict[str, Any], str | None]:
@@ -82,12 +101,31 @@ def classify(result: Any) -> tuple[str, float | None, dict[str, Any], str | None
     return OK, value, json_safe(metrics), None
 
 
+def _last_frames() -> str:
+    """The last frames of the exception being handled."""
+    try:
+        return traceback.format_exc(limit=-3)
+    except Exception:
+        return ""
+
+
+def _describe(exc: BaseException) -> str:
+    """``Type: message`` and the last frames, whatever the exception's ``__str__`` does."""
+    try:
+        text = str(exc)
+    except Exception:
+        text = "<its message could not be read>"
+    return f"{type(exc).__name__}: {text}\n{_last_frames()}"
+
+
 def evaluate(
     objective: Objective,
     task: Task,
     clock_origin: float,
     worker: str,
     meter: Meter | None = None,
+    timeout_s: float | None = None,
+    timeout_from: str = "executor.timeout_s",
 ) -> Outcome:
     """Runs ``objective(task.params, task.seed)`` and never raises for the objective's faults.
 
@@ -97,19 +135,33 @@ def evaluate(
         clock_origin: ``time.time()`` at the run's start; outcome times are relative to it.
         worker: a name for where it ran.
         meter: measures energy and CO2 of the evaluation, if given.
+        timeout_s: the call's time limit (in the main thread; see :mod:`bench.guard`), or None.
+        timeout_from: the setting the limit came from, named in a ``timeout`` outcome's message.
+
+    Raises:
+        Interrupted: the run is being stopped (Ctrl-C, SIGTERM in the driver), or another
+            exception a signal handler installed before the call raised (it stops the job).
     """
     t_start = time.time()
     if meter is not None:
         meter.start()
     token = _CURRENT_TASK.set(task)
+    guard = Guard(timeout_s)
     try:
-        result = objective(dict(task.params), task.seed)
-        status, value, metrics, message = classify(result)
-    except Exception as exc:
-        tb = traceback.format_exc(limit=-3)
-        status, value, metrics, message = ERROR, None, {}, f"{type(exc).__name__}: {exc}\n{tb}"
+        with guard:
+            result = objective(dict(task.params), task.seed)
+            status, value, metrics, message = classify(result)
+    except BaseException as exc:
+        if guard.stops_the_run(exc):
+            raise
+        if guard.timed_out:
+            status, value, metrics = TIMEOUT, None, {}
+            message = f"ran past the {timeout_s:g} s time limit ({timeout_from}); stopped in\n{_last_frames()}"
+        else:
+            status, value, metrics, message = ERROR, None, {}, _describe(exc)
     finally:
         _CURRENT_TASK.reset(token)
+    message = safe_text(message) if message is not None else None
     t_end = time.time()
     energy_kwh = co2_kg = method = None
     if meter is not None:

@@ -48,7 +48,8 @@ class FaultyConf(QuadraticConf):
     _target_: str = "objectives.toy.Faulty"
     name: str = "faulty"
     #: raise, nan, inf, none_value, string, exit, sigkill, segfault, hang, hang_ignore_term,
-    #: children, memory, print, none
+    #: children, memory, print, sys_exit, keyboard_interrupt, base_exception, spawn_child,
+    #: surrogate, surrogate_metric, none (objectives/toy.py FAULTS)
     fault: str = "none"
     above: float = 0.5  # the share of x1's range beyond which the fault happens
     once_file: str | None = None  # if set, the fault happens only while this file does not exist

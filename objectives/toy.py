@@ -2,7 +2,8 @@
 
 ``Quadratic`` is a bowl with a known minimum. ``Faulty`` wraps it and misbehaves on purpose
 in a region of the space (raise, NaN, a non-number, a dead or hung worker, a segfault, a
-memory hog, a flood of output), so the harness's handling of each fault can be shown.
+memory hog, a flood of output, ``sys.exit``, KeyboardInterrupt, a child process left running,
+text no file can hold), so the harness's handling of each fault can be shown.
 """
 
 from __future__ import annotations
@@ -32,7 +33,19 @@ FAULTS = (
     "children",
     "memory",
     "print",
+    "sys_exit",
+    "keyboard_interrupt",
+    "base_exception",
+    "spawn_child",
+    "surrogate",
+    "surrogate_metric",
 )
+#: A lone surrogate: a str Python holds, but UTF-8 cannot encode.
+SURROGATE = "\ud800"
+
+
+class InjectedBaseException(BaseException):
+    """Neither an Exception nor a KeyboardInterrupt nor a SystemExit (fault ``base_exception``)."""
 
 
 class Quadratic(Objective):
@@ -114,6 +127,29 @@ class Faulty(Quadratic):
             os.close(fd)
         return True
 
+    def _spawn_child(self, params: dict[str, Any], seed: int) -> Evaluation:
+        """Leaves a child running, in a session of its own (out of reach of a process-group kill).
+
+        Metrics: ``child_pid``, and ``earlier_child_alive``: whether the child the previous such
+        call in this process left is still running (None on the first), which the harness should
+        have ended with that evaluation.
+        """
+        import subprocess
+
+        import psutil
+
+        earlier = getattr(self, "_child_pid", None)
+        alive = None
+        if earlier is not None:
+            try:
+                alive = psutil.Process(earlier).status() != psutil.STATUS_ZOMBIE
+            except psutil.Error:
+                alive = False
+        child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"], start_new_session=True)
+        self._child_pid = child.pid
+        result = super().__call__(params, seed)
+        return Evaluation(result.value, {**result.metrics, "child_pid": child.pid, "earlier_child_alive": alive})
+
     def __call__(self, params: dict[str, Any], seed: int) -> Any:
         if not self._faulty(params):
             return super().__call__(params, seed)
@@ -146,6 +182,19 @@ class Faulty(Quadratic):
         if fault == "memory":
             hog = bytearray(64 * 1024**3)  # 64 GiB: past any sane per-worker limit
             return float(len(hog))
+        if fault == "sys_exit":
+            sys.exit(0)
+        if fault == "keyboard_interrupt":
+            raise KeyboardInterrupt
+        if fault == "base_exception":
+            raise InjectedBaseException("injected BaseException")
+        if fault == "spawn_child":
+            return self._spawn_child(params, seed)
+        if fault == "surrogate":
+            raise RuntimeError(f"injected failure with text no file can hold: {SURROGATE}")
+        if fault == "surrogate_metric":
+            result = super().__call__(params, seed)
+            return Evaluation(result.value, {**result.metrics, "note": f"text {SURROGATE} here", SURROGATE: 1.0})
         if fault == "print":
             chunk = "x" * 1023 + "\n"
             for _ in range(4 * 1024):  # 4 MiB

@@ -71,6 +71,14 @@ class Executor(abc.ABC):
         The default keeps nothing there.
         """
 
+    def set_budget_seconds(self, seconds: float) -> None:
+        """Tells the executor the run's ``budget.seconds``, before :meth:`start`.
+
+        An executor on the wall clock without a per-evaluation limit of its own then bounds each
+        evaluation by the whole budget, so a hung objective cannot hold a run past about twice
+        its budget. The default (a virtual clock, a scheduler's own time limit) ignores it.
+        """
+
     def start(
         self,
         objective: Objective,

@@ -2,8 +2,10 @@
 
 Each worker builds the objective once (``setup``), then runs tasks sent over its own pipe.
 A worker that dies takes down only the task it held: that task is reported ``crashed`` (the
-driver retries it) and a fresh worker takes the slot. A task past ``timeout_s`` has its
-worker's whole process group killed and is reported ``timeout``.
+driver retries it) and a fresh worker takes the slot. A task past ``timeout_s`` (or, without
+one, past the run's ``budget.seconds``) has its worker's whole process group killed, and every
+process the worker started, and is reported ``timeout``. Child processes an evaluation leaves
+behind end with it (:class:`bench.guard.Guard`, in the worker); the worker itself goes on.
 """
 
 from __future__ import annotations
@@ -19,10 +21,13 @@ from multiprocessing.connection import Connection, wait
 from multiprocessing.context import ForkContext, ForkServerContext, SpawnContext
 from typing import Any, cast
 
+import psutil
+
 from bench.errors import UserError
 from bench.evaluate import evaluate
 from bench.executors.base import Executor, MeterFactory
 from bench.executors.schema import LocalConf
+from bench.guard import check_time_limit
 from bench.objective import Objective
 from bench.records import CRASHED, TIMEOUT, Outcome, Task
 
@@ -94,7 +99,7 @@ class LocalExecutor(Executor):
     Args:
         workers: the number of worker processes.
         start_method: ``spawn`` (safe with torch and threads), ``forkserver`` or ``fork``.
-        timeout_s: per-evaluation time limit (None: no limit).
+        timeout_s: per-evaluation time limit (None: none, or ``budget.seconds`` when the run has one).
         memory_limit_mb: address-space limit of each worker (None: no limit).
         threads: torch/OpenMP threads per worker (None: leave the library default).
         start_timeout_s: how long a worker may take to start and run ``setup``.
@@ -112,16 +117,24 @@ class LocalExecutor(Executor):
         super().__init__(workers)
         if start_method not in mp.get_all_start_methods():
             raise UserError(f"executor.start_method: {start_method!r} is not one of {mp.get_all_start_methods()}")
-        if timeout_s is not None and timeout_s <= 0:
-            raise UserError(f"executor.timeout_s: must be positive, got {timeout_s}")
         # start_method is one of get_all_start_methods(), whose contexts all have Process.
         self.ctx = cast(SpawnContext | ForkServerContext | ForkContext, mp.get_context(start_method))
-        self.timeout_s = timeout_s
+        self.timeout_s = check_time_limit("executor.timeout_s", timeout_s)
+        self.budget_s: float | None = None
         self.memory_limit_mb = memory_limit_mb
         self.threads = threads
         self.start_timeout_s = start_timeout_s
         self.slots: list[_Slot] = []
         self._queue: list[Task] = []
+
+    def set_budget_seconds(self, seconds: float) -> None:
+        self.budget_s = seconds
+
+    def _limit(self) -> tuple[float | None, str]:
+        """Each evaluation's time limit and the setting it comes from."""
+        if self.timeout_s is None and self.budget_s is not None:
+            return self.budget_s, "budget.seconds; set executor.timeout_s for another"
+        return self.timeout_s, "executor.timeout_s"
 
     # -- workers ---------------------------------------------------------------------------
     def start(self, objective: Objective, clock_origin: float, meter_factory: MeterFactory | None = None) -> None:
@@ -173,10 +186,17 @@ class LocalExecutor(Executor):
     def _kill(slot: _Slot) -> None:
         pid = slot.process.pid
         if slot.process.is_alive() and pid:
+            try:  # those that left the worker's group too (a child in a session of its own)
+                descendants = psutil.Process(pid).children(recursive=True)
+            except psutil.Error:
+                descendants = []
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pid, signal.SIGKILL)  # the worker leads its own group
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
+            for p in descendants:
+                with contextlib.suppress(psutil.Error):
+                    p.kill()
         slot.process.join(timeout=5)
         slot.conn.close()
 
@@ -196,7 +216,8 @@ class LocalExecutor(Executor):
             if slot.task is None:
                 task = self._queue.pop(0)
                 slot.task = task
-                slot.deadline = time.monotonic() + self.timeout_s if self.timeout_s else None
+                limit = self._limit()[0]
+                slot.deadline = time.monotonic() + limit if limit is not None else None
                 try:
                     slot.conn.send(task)
                 except (BrokenPipeError, OSError):
@@ -252,12 +273,13 @@ class LocalExecutor(Executor):
         if slot.deadline is not None and time.monotonic() >= slot.deadline:
             slot.task, slot.deadline = None, None
             self._replace(slot)
+            limit, source = self._limit()
             return Outcome(
                 task.eval_id,
                 TIMEOUT,
-                message=f"ran past the {self.timeout_s} s time limit",
+                message=f"ran past the {limit or 0:g} s time limit ({source})",
                 worker=slot.name,
-                t_start=now - float(self.timeout_s or 0),
+                t_start=now - float(limit or 0),
                 t_end=now,
                 attempt=task.attempt,
             )

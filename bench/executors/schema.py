@@ -41,6 +41,8 @@ class InlineConf:
     """Each evaluation in the driver's own process (``bench/executors/inline.py``)."""
 
     _target_: str = "bench.executors.inline.InlineExecutor"
+    #: per-evaluation time limit in seconds (SIGALRM in the driver); null: none, or budget.seconds when set
+    timeout_s: float | None = None
 
 
 @dataclass
@@ -49,7 +51,8 @@ class LocalConf:
 
     _target_: str = "bench.executors.local.LocalExecutor"
     start_method: str = "spawn"  # safe with torch; fork is faster to start but unsafe after threads exist
-    timeout_s: float | None = None  # per-evaluation time limit in seconds
+    #: per-evaluation time limit in seconds (the worker is killed); null: none, or budget.seconds when set
+    timeout_s: float | None = None
     start_timeout_s: float = 300.0  # how long a worker may take to start and run the objective's setup
     memory_limit_mb: int | None = None  # address-space limit per worker
     threads: int | None = None  # torch/OpenMP threads per worker (null: library default)
@@ -66,6 +69,8 @@ class SimulatedConf:
     mean: float = 1.0  # mean duration of the random distributions
     seed: int = MISSING  # durations derive from (seed, eval_id, attempt); the YAML sets ${seed}
     charge_decision_time: bool = False  # true: each decision's real time also passes on the clock
+    #: per-evaluation limit on the call's *real* time in seconds (SIGALRM in the driver); null: none
+    timeout_s: float | None = None
 
 
 @dataclass

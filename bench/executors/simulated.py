@@ -10,12 +10,17 @@ about ``M·T/E[max of M draws]``.
 
 Energy: the worker meter is stopped with the *simulated* duration, so a simulated run is
 charged for the time its evaluations would have taken, not the microseconds they did take.
+
+The objective is called when :meth:`SimulatedExecutor.wait` is, in submission order (not inside
+:meth:`~SimulatedExecutor.submit`, which the driver runs with Ctrl-C held off), so a Ctrl-C reaches
+a hung call. ``timeout_s`` limits a call's *real* time; the virtual clock is not involved.
 """
 
 from __future__ import annotations
 
 import heapq
 import math
+from dataclasses import dataclass
 from typing import Any
 
 from bench.durations import KINDS, Duration
@@ -23,10 +28,22 @@ from bench.errors import UserError
 from bench.evaluate import Meter, evaluate
 from bench.executors.base import Executor, MeterFactory
 from bench.executors.schema import SimulatedConf
+from bench.guard import check_time_limit
 from bench.objective import Objective
 from bench.records import Outcome, Task
 
 DURATIONS = (*KINDS, "cost")
+
+
+@dataclass
+class _Slotted:
+    """A submitted task, its worker and its times on the virtual clock; its outcome once evaluated."""
+
+    task: Task
+    worker: str
+    t_start: float
+    t_end: float
+    outcome: Outcome | None = None
 
 
 class SimulatedExecutor(Executor):
@@ -42,6 +59,7 @@ class SimulatedExecutor(Executor):
         seed: durations derive from ``(seed, eval_id, attempt)``.
         charge_decision_time: the driver then adds each decision's real time to the clock
             (through :meth:`advance`), as if the workers waited for the optimiser.
+        timeout_s: each call's limit in real seconds (SIGALRM; see :mod:`bench.guard`), or None.
     """
 
     simulated = True
@@ -56,6 +74,7 @@ class SimulatedExecutor(Executor):
         mean: float = SimulatedConf.mean,
         seed: int = 0,
         charge_decision_time: bool = SimulatedConf.charge_decision_time,
+        timeout_s: float | None = SimulatedConf.timeout_s,
     ):
         super().__init__(workers)
         if duration not in DURATIONS:
@@ -70,9 +89,11 @@ class SimulatedExecutor(Executor):
         )
         self.seed = seed
         self.charge_decision_time = charge_decision_time
+        self.timeout_s = check_time_limit("executor.timeout_s", timeout_s)
         self._now = 0.0
         self._free_at = [0.0] * self.workers
-        self._heap: list[tuple[float, int, Outcome]] = []
+        self._heap: list[tuple[float, int, _Slotted]] = []
+        self._unevaluated: list[_Slotted] = []  # submitted, not yet called: in submission order
         self._seq = 0
         self._meter: Meter | None = None
         self._ready = False
@@ -125,16 +146,27 @@ class SimulatedExecutor(Executor):
         slot = min(range(self.workers), key=lambda w: (self._free_at[w], w))
         t_start = max(self._now, self._free_at[slot])
         duration = self.sample_duration(task)
-        if self._meter is not None:
-            self._meter.start()
-        outcome = evaluate(self.objective, task, self.clock_origin, f"sim{slot}", None)
-        if self._meter is not None:
-            outcome.energy_kwh, outcome.co2_kg, outcome.carbon_method = self._meter.stop(duration)
-        outcome.t_start = t_start
-        outcome.t_end = t_start + duration
-        self._free_at[slot] = outcome.t_end
-        heapq.heappush(self._heap, (outcome.t_end, self._seq, outcome))
+        entry = _Slotted(task, f"sim{slot}", t_start, t_start + duration)
+        self._free_at[slot] = entry.t_end
+        heapq.heappush(self._heap, (entry.t_end, self._seq, entry))
+        self._unevaluated.append(entry)
         self._seq += 1
+
+    def _evaluate_submitted(self) -> None:
+        """Calls the objective for every task submitted since the last :meth:`wait`, in order."""
+        assert self.objective is not None
+        while self._unevaluated:
+            entry = self._unevaluated[0]
+            if self._meter is not None:
+                self._meter.start()
+            outcome = evaluate(self.objective, entry.task, self.clock_origin, entry.worker, None, self.timeout_s)
+            if self._meter is not None:
+                outcome.energy_kwh, outcome.co2_kg, outcome.carbon_method = self._meter.stop(
+                    entry.t_end - entry.t_start
+                )
+            outcome.t_start, outcome.t_end = entry.t_start, entry.t_end
+            entry.outcome = outcome
+            self._unevaluated.pop(0)
 
     def wait(self, first: bool = True, timeout: float | None = None) -> list[Outcome]:
         """The earliest outcome (and any finishing at the same instant), or all with ``first=False``.
@@ -144,12 +176,15 @@ class SimulatedExecutor(Executor):
         """
         if not self._heap:
             return []
+        self._evaluate_submitted()
         deadline = math.inf if timeout is None else self._now + max(float(timeout), 0.0)
         last = self._heap[0][0] if first else max(t for t, _, _ in self._heap)
         target = min(last, deadline)
         out = []
         while self._heap and self._heap[0][0] <= target:
-            out.append(heapq.heappop(self._heap)[2])
+            outcome = heapq.heappop(self._heap)[2].outcome
+            assert outcome is not None
+            out.append(outcome)
         self._now = max(self._now, target)
         return out
 
@@ -159,3 +194,4 @@ class SimulatedExecutor(Executor):
 
     def close(self) -> None:
         self._heap.clear()
+        self._unevaluated.clear()

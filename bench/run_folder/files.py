@@ -21,7 +21,8 @@ __all__ = ["HYDRA_CONFIG", "HYDRA_META", "JOURNAL", "RESULTS", "RUN_FILES", "SET
 def atomic_write(path: Path, text: str) -> None:
     """Writes ``text`` to a temporary file, then renames it: a reader never sees half a file."""
     tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
+    # backslashreplace: a lone surrogate from an old journal is written escaped, never a crash
+    with open(tmp, "w", encoding="utf-8", errors="backslashreplace") as fh:
         fh.write(text)
         fh.flush()
         os.fsync(fh.fileno())
