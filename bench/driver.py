@@ -222,6 +222,8 @@ class Driver:
     def _start_executor(self, origin: float) -> None:
         self.objective.set_run_dir(self.run_dir)  # e.g. where a command keeps each evaluation's output
         self.executor.set_run_dir(self.run_dir)  # e.g. where submitit keeps its job files
+        if self.max_seconds is not None:  # a hung objective cannot hold the run much past its budget
+            self.executor.set_budget_seconds(float(self.max_seconds))
         self.executor.start(self.objective, origin, self.meters.worker_factory)
 
     def _log(self, event: str, **fields: Any) -> dict[str, Any]:
