@@ -20,6 +20,9 @@ pytestmark = [
     ),
 ]
 FAST = ["executor.poll_interval_s=0.3", "carbon=fixed"]
+#: How long a test waits for a run or a job before it gives up: a guard against a hang, never a
+#: measure of speed (on a loaded machine a Slurm job may take a minute to start Python).
+PATIENCE_S = 300.0
 
 
 def test_async_ts_on_slurm_records_each_evaluations_job_id(tmp_path):
@@ -68,7 +71,7 @@ def test_a_multirun_through_the_submitit_launcher(tmp_path):
     assert all(s["n_evals"] == 3 for s in summaries)
 
 
-def _wait_for(predicate, proc, timeout=120):
+def _wait_for(predicate, proc, timeout=PATIENCE_S):
     deadline = time.time() + timeout
     while not predicate():
         assert proc is None or proc.poll() is None, proc.communicate()
@@ -93,18 +96,16 @@ def test_a_scancelled_evaluation_is_recorded_cancelled_and_retried(tmp_path):
         *FAST,
         "hydra.run.dir=run",
     ]
-    t0 = time.time()
     proc = start_cli(*args, cwd=tmp_path)
     _wait_for(lambda: len(_job_records(tmp_path / "run")) >= 1, proc)
     victim = _job_records(tmp_path / "run")[0]
     subprocess.run(["scancel", victim["job_id"]], check=True)
-    _, err = proc.communicate(timeout=300)
+    _, err = proc.communicate(timeout=2 * PATIENCE_S)
     assert proc.returncode == 0, err
     records = read_journal(tmp_path / "run")
     mine = [r for r in records if r["event"] == "result" and r["eval_id"] == victim["eval_id"]]
     assert [(r["status"], r["final"]) for r in mine] == [("cancelled", False), ("ok", True)]
     assert len(final_results(records)) == 3
-    assert time.time() - t0 < 240
 
 
 def test_a_killed_driver_reattaches_to_its_running_jobs_on_resume(tmp_path):
