@@ -126,7 +126,7 @@ def run(overrides: Sequence[str] = (), run_dir: str | os.PathLike[str] | None = 
     from omegaconf import OmegaConf, open_dict, read_write
     from omegaconf.errors import OmegaConfBaseException
 
-    from bench.cli import _key, _one_line, check_writable, resume_overrides
+    from bench.cli import _key, _one_line, check_writable, precheck_resume
     from bench.driver import Driver
     from bench.journal import JOURNAL
 
@@ -137,7 +137,8 @@ def run(overrides: Sequence[str] = (), run_dir: str | os.PathLike[str] | None = 
         folder = Path(resume[-1]).expanduser()
         if run_dir is not None and Path(run_dir).resolve() != folder.resolve():
             raise UserError(f"run_dir: {run_dir} is not the folder being resumed ({resume[-1]}); leave run_dir out")
-        overrides = resume_overrides(resume[-1], overrides)
+        resumed = precheck_resume(resume[-1], overrides)  # from the run's own journal, as the CLI
+        return Driver(resumed.cfg, resumed.folder, choices=resumed.choices).run()
     with _packaged_configs():
         full = _compose(overrides)
     hydra = full.hydra

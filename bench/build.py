@@ -25,7 +25,7 @@ from bench.strategies.base import Strategy
 
 MODES = ("sync", "async")
 #: Config keys that may differ when a run is resumed (everything else must match).
-RESUMABLE_CHANGES = ("budget", "progress", "resume", "force", "retries", "fail_fast")
+RESUMABLE_CHANGES = ("budget", "progress", "resume", "force", "retries", "fail_fast", "trust")
 #: Recorded in the start record but never a reason to refuse a resume: what a preset says it reproduces.
 METADATA_KEYS = ("claims",)
 

@@ -3,7 +3,8 @@
 Before Hydra runs, :func:`main` parses and composes every job's config and builds its parts
 (cheaply: no data, no workers), so a malformed override, an unknown group option or a bad
 field stops the run with one line naming it, and a non-zero exit, before any evaluation.
-``resume=DIR`` re-composes the run's own overrides into the same folder. Hydra's flags may
+``resume=DIR`` continues a run from its own journal (:mod:`bench.resume`), without Hydra composing
+or writing anything in the folder. Hydra's flags may
 come anywhere on the line (:mod:`bench.command_line`); a multirun is checked job by job for the
 basic sweeper and on one representative job for a sampling one (:mod:`bench.sweeps`).
 """
@@ -14,10 +15,13 @@ import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bench import command_line, sweeps
 from bench.errors import RunFolderError, UserError
+
+if TYPE_CHECKING:
+    from bench.resume import Resumed
 
 
 def _conf_dir() -> Path:
@@ -92,34 +96,35 @@ def _one_line(exc: BaseException) -> str:
 
 
 # -- resume ------------------------------------------------------------------------------------
-def resume_overrides(resume: str, overrides: list[str]) -> list[str]:
-    """The overrides that continue the run in ``resume``: its own, then the user's changes."""
-    import yaml
+def precheck_resume(folder: str, overrides: list[str]) -> Resumed:
+    """The resumed run's config, built and checked (bench/resume.py) before anything is written."""
+    from bench.build import build
+    from bench.resume import resume_config
 
-    folder = Path(resume).expanduser()
-    if not folder.is_dir():
-        raise UserError(f"resume: {resume} is not a folder")
-    journal = folder / "journal.jsonl"
-    stored_file = folder / ".hydra" / "overrides.yaml"
-    if not journal.is_file() or not stored_file.is_file():
-        missing = "journal.jsonl" if not journal.is_file() else ".hydra/overrides.yaml"
-        raise UserError(f"resume: {resume} is not a bobench run folder (no {missing})")
-    try:
-        stored = yaml.safe_load(stored_file.read_text()) or []
-    except yaml.YAMLError as exc:
-        raise UserError(f"resume: {stored_file} is unreadable ({exc.__class__.__name__})") from None
-    check_writable(folder)
-    user = [o for o in overrides if _key(o) not in ("hydra.run.dir", "hydra.output_subdir")]
-    user_keys = {_key(o) for o in user}
-    kept = [o for o in stored if _key(o) not in user_keys and _key(o) not in ("resume", "force")]
-    resolved = str(folder.resolve())
-    return [
-        *kept,
-        *[o for o in user if _key(o) != "resume"],
-        f"resume={resolved}",
-        f"hydra.run.dir={resolved}",
-        "hydra.output_subdir=null",
-    ]
+    resumed = resume_config(folder, overrides)
+    check_writable(resumed.folder)
+    build(resumed.cfg, validate=False)  # the driver validates data once, itself
+    return resumed
+
+
+def check_no_runs_in(folder: Path, key: str, itself: bool = False) -> None:
+    """Refuses a new run into a folder that holds a run (``itself``) or, for a sweep, holds runs.
+
+    Hydra would rewrite the runs' ``.hydra/`` files before the driver's own check: this comes first.
+    """
+    from bench.journal import JOURNAL
+
+    if itself:
+        if (folder / JOURNAL).exists():
+            raise UserError(f"{key}: {folder} already holds a run; continue it with resume={folder}")
+        return
+    if folder.is_dir():
+        held = sorted(p.parent for p in folder.glob(f"*/{JOURNAL}"))
+        if held:
+            raise UserError(
+                f"{key}: {folder} already holds {len(held)} run(s) (e.g. {held[0]}); sweep into a new folder, "
+                f"or continue each with resume=<its folder>"
+            )
 
 
 def check_writable(folder: Path) -> None:
@@ -244,8 +249,12 @@ def precheck(
                 key = getattr(exc, "full_key", None) or "config"
                 raise UserError(f"{key}: {_one_line(exc)}") from None
             build(cfg, validate=False)  # the driver validates data once, itself
-            if not multirun:
-                check_writable(Path(_compose(config_name, job, hydra=True).hydra.run.dir))
+            hydra = _compose(config_name, job, hydra=True).hydra
+            if multirun:
+                check_no_runs_in(Path(hydra.sweep.dir), "hydra.sweep.dir")
+            else:
+                check_no_runs_in(Path(hydra.run.dir), "hydra.run.dir", itself=True)
+                check_writable(Path(hydra.run.dir))
 
 
 def compose_check(
@@ -265,13 +274,17 @@ def run_task(cfg: Any) -> float | None:
     """What Hydra runs for each job: one driver, one run folder."""
     from hydra.core.hydra_config import HydraConfig
 
+    hc = HydraConfig.get()
+    return run_driver(cfg, Path(hc.runtime.output_dir), dict(hc.runtime.choices))
+
+
+def run_driver(cfg: Any, run_dir: Path, choices: dict[str, Any]) -> float | None:
+    """Runs one driver into ``run_dir`` and prints its summary; a failure is one line and its exit code."""
     from bench.driver import Driver, Interrupted, format_summary
     from bench.failures import RunFailed
 
-    hc = HydraConfig.get()
-    run_dir = Path(hc.runtime.output_dir)
     try:
-        driver = Driver(cfg, run_dir, choices=dict(hc.runtime.choices))
+        driver = Driver(cfg, run_dir, choices=choices)
         summary = driver.run()
     except RunFolderError as exc:
         _fail(str(exc), EXIT_RUN_FOLDER)
@@ -384,12 +397,16 @@ def main(argv: Sequence[str] | None = None) -> None:
             if resume:
                 if line.multirun:
                     raise UserError("resume: resume one run folder at a time (without -m)")
-                overrides = resume_overrides(resume[-1], overrides)
-            precheck(overrides, line.multirun, config_dir, config_name, config_path)
+                resumed = precheck_resume(resume[-1], overrides)
+            else:
+                precheck(overrides, line.multirun, config_dir, config_name, config_path)
         except RunFolderError as exc:
             _fail(str(exc), EXIT_RUN_FOLDER)
         except UserError as exc:
             _fail(str(exc))
+        if resume:  # the run's own journal says what it is: Hydra composes nothing and writes nothing
+            run_driver(resumed.cfg, resumed.folder, resumed.choices)
+            return
         line.overrides = overrides
 
     @hydra.main(version_base=None, config_path=str(CONF_DIR), config_name="config")

@@ -28,6 +28,7 @@ from bench.failures import RunFailed, describe, failing_from_the_start, first_fa
 from bench.journal import SETASIDE, Journal, JournalWarning
 from bench.progress import Progress, open_progress
 from bench.records import CANCELLED, Outcome, Task
+from bench.resume import settings_of
 from bench.run_folder import git_commit, versions, write_results, write_summary
 from bench.run_folder.state import EvalState, RunState
 from bench.seeding import eval_seed
@@ -183,6 +184,9 @@ class Driver:
                 versions=versions(),
                 git_commit=git_commit(),
                 optimum=self.objective.optimum,
+                # what a resume rebuilds the run from (bench/resume.py), with the config above
+                settings=settings_of(self.cfg),
+                choices={str(k): v for k, v in self.choices.items() if v is None or isinstance(v, str)},
             )
             self._start_executor(origin)
             return
@@ -357,8 +361,9 @@ class Driver:
         try:
             self.executor.close()
         finally:
-            if sys.exc_info()[0] is not None and self.stop_reason == "running":
-                self.stop_reason = f"failed ({sys.exc_info()[0].__name__})"
+            raised = sys.exc_info()[0]
+            if raised is not None and self.stop_reason == "running":
+                self.stop_reason = f"failed ({raised.__name__})"
             try:
                 if self.stop_reason.startswith("interrupted"):
                     self._mark_abandoned()
@@ -391,7 +396,7 @@ class Driver:
 
     def summary(self) -> dict[str, Any]:
         st, cfg = self.state, self.cfg
-        finals = [st.evals[e].final for e in st.finished]
+        finals = [f for e in st.finished if (f := st.evals[e].final) is not None]
         best = st.best()
         durations = [
             f["t_end"] - f["t_start"]
@@ -404,7 +409,7 @@ class Driver:
         best_true = min((v for v in rows_best_true if isinstance(v, int | float)), default=None)
         first_submits = [r for r in self.journal.records if r.get("event") == "submit" and r.get("attempt") == 0]
         carbon = carbon_hook.totals(finals, first_submits)
-        failure = first_failure([f for f in finals if f is not None])
+        failure = first_failure(finals)
         choices = self.choices
         return {
             "objective": self.objective.name,

@@ -76,6 +76,9 @@ class RunConf:
     journal: JournalConf = field(default_factory=JournalConf)
     debug: Any = None  # cheap settings for tests and quick tries: +debug=fast (conf/debug/, bench/debug.py)
     claims: list[ClaimConf] = field(default_factory=list)  # what a preset reproduces (bobench-report checks it)
+    # with resume: modules (beyond bench, objectives and the libraries bobench ships configs for)
+    # whose code a resumed run folder may name; only the command line's value counts (bench/resume.py)
+    trust: list[str] = field(default_factory=list)
 
 
 _registered = False

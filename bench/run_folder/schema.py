@@ -124,6 +124,10 @@ EVENTS: dict[str, tuple[Field, ...]] = {
         Field("git_commit", TEXT_OR_NULL, _or_none(_str)),
         # The objective's known optimum (null if unknown): regret is best noise-free value - optimum.
         Field("optimum", NUMBER_OR_NULL, _or_none(_number)),
+        # The settings a resume may change (budget, retries, progress, fail_fast) and the config
+        # groups' names (strategy: ei...): with config, all a resume rebuilds the run from.
+        Field("settings", "a mapping", _dict),
+        Field("choices", "a mapping of group names", _dict),
     ),
     # A driver took the run up again; its clock goes on from ``t``.
     "resume": (
