@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 from statistics import NormalDist
+from typing import TypeGuard
 
 from bench.errors import UserError
 from bench.seeding import derive_uniform
@@ -71,9 +72,9 @@ class Duration:
         return self.quantile(derive_uniform(int(seed), int(eval_id), int(attempt)))
 
 
-def _number(v: object) -> bool:
+def _number(v: object) -> TypeGuard[int | float]:
     return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(float(v))
 
 
 def _positive(v: object) -> bool:
-    return _number(v) and float(v) > 0.0  # type: ignore[arg-type]
+    return _number(v) and float(v) > 0.0

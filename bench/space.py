@@ -37,11 +37,19 @@ class Param:
     log: bool = False
     choices: tuple[Any, ...] = ()
 
+    @property
+    def bounds(self) -> tuple[float, float]:
+        """``(low, high)`` as floats; only float and int parameters have them."""
+        if self.low is None or self.high is None:
+            raise ValueError(f"parameter {self.name!r} ({self.type}) has no bounds")
+        return float(self.low), float(self.high)
+
     def to_unit(self, value: Any) -> float:
         if self.type == "categorical":
             idx = self.choices.index(value)
             return (idx + 0.5) / len(self.choices)
-        lo, hi, v = float(self.low), float(self.high), float(value)  # type: ignore[arg-type]
+        lo, hi = self.bounds
+        v = float(value)
         if self.log:
             lo, hi, v = math.log10(lo), math.log10(hi), math.log10(v)
         return (v - lo) / (hi - lo)
@@ -50,7 +58,7 @@ class Param:
         u = min(max(float(u), 0.0), 1.0)
         if self.type == "categorical":
             return self.choices[min(int(u * len(self.choices)), len(self.choices) - 1)]
-        lo, hi = float(self.low), float(self.high)  # type: ignore[arg-type]
+        lo, hi = self.bounds
         if self.log:
             value = 10 ** (math.log10(lo) + u * (math.log10(hi) - math.log10(lo)))
         else:

@@ -90,7 +90,8 @@ class SklearnObjective(Objective):
     def __call__(self, params: dict[str, Any], seed: int) -> Evaluation:
         if self._split is None:
             self.setup()
-        X_train, X_test, y_train, y_test = self._split  # type: ignore[misc]
+        assert self._split is not None
+        X_train, X_test, y_train, y_test = self._split
         model = self._build(params, seed)
         with warnings.catch_warnings():
             # max_iter is a budget knob: not converging is expected (the worksheet says so).

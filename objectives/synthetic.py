@@ -186,10 +186,7 @@ class SyntheticObjective(Objective):
         self.function = function
         self.noise_std = float(noise_std)
         inside = any(
-            all(
-                float(p.low) <= v <= float(p.high)  # type: ignore[arg-type]
-                for p, v in zip(self.space.params, opt, strict=True)
-            )
+            all(p.bounds[0] <= v <= p.bounds[1] for p, v in zip(self.space.params, opt, strict=True))
             for opt in spec.optimizers
         )
         self.optimum = spec.optimum if inside else None

@@ -93,10 +93,9 @@ def worksheet_lengthscales(space: Space) -> list[float]:
     for p in space.params:
         if p.type == "categorical":
             span = 1.0
-        elif p.log:
-            span = math.log10(float(p.high)) - math.log10(float(p.low))  # type: ignore[arg-type]
         else:
-            span = float(p.high) - float(p.low)  # type: ignore[arg-type]
+            low, high = p.bounds
+            span = math.log10(high) - math.log10(low) if p.log else high - low
         scales.append(WORKSHEET_LENGTHSCALE_LOG10 / span)
     return scales
 
