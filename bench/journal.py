@@ -259,16 +259,18 @@ class Journal:
         self.records: list[dict[str, Any]] = []
         #: What :meth:`open` read; its repairs are made before the first write (see :meth:`_settle`).
         self._found: Contents | None = None
+        #: Records :meth:`set_aside` took out of :attr:`records`, moved at the next write.
+        self._queued: list[tuple[int | None, str, str]] = []
 
     # -- lifecycle -----------------------------------------------------------------------
     def open(self) -> list[dict[str, Any]]:
         """Locks the folder, reads and checks the journal and returns its valid records.
 
-        Nothing in the folder changes until the first write (:meth:`append`, :meth:`set_aside`):
-        only then are damaged lines set aside, a damaged start record restored from start.json and
-        results.csv kept where the journal lacks some of its rows, each with a one-line warning. So
-        a driver that refuses to go on (a changed config, a folder that already holds a run)
-        leaves the folder as it found it.
+        Nothing in the folder changes until the first :meth:`append`: only then are damaged
+        lines set aside, a damaged start record restored from start.json and results.csv kept
+        where the journal lacks some of its rows, each with a one-line warning. So a driver that
+        refuses to go on (a changed config, a folder that already holds a run) leaves the folder
+        as it found it.
 
         Raises:
             UserError: the folder cannot be continued or started over (see :meth:`Contents.refusal`);
@@ -347,12 +349,15 @@ class Journal:
         return record
 
     def set_aside(self, records: list[dict[str, Any]], why: str) -> None:
-        """Moves these records (objects from :attr:`records`) to the set-aside file and rewrites the journal."""
-        self._settle()
+        """Takes these records (objects from :attr:`records`) out of the journal.
+
+        They leave :attr:`records` now; on disk they move to the set-aside file, and the journal
+        is rewritten without them, at the next write (like the damage :meth:`open` finds), so
+        a driver that then refuses to go on changes nothing.
+        """
         drop = {id(r) for r in records}
-        self._write_aside([(None, json.dumps(r, separators=(",", ":")), why) for r in records])
+        self._queued += [(None, json.dumps(r, separators=(",", ":")), why) for r in self.records if id(r) in drop]
         self.records = [r for r in self.records if id(r) not in drop]
-        self._rewrite(self.records)
 
     # -- internals -----------------------------------------------------------------------
     def _write_aside(self, entries: list[tuple[int | None, str, str]]) -> None:
@@ -414,8 +419,12 @@ class Journal:
         self._lock_fd = fd
 
     def _settle(self) -> None:
-        """Makes the repairs :meth:`open` found needed, once, before the first write."""
+        """Before a write: makes the repairs :meth:`open` found needed (once) and moves what :meth:`set_aside` took."""
         found, self._found = self._found, None
+        queued, self._queued = self._queued, []
+        if queued and found is None:
+            self._write_aside(queued)
+            self._rewrite(self.records)
         if found is None:
             return
         if found.results_missing is None or found.results_missing:
@@ -434,7 +443,9 @@ class Journal:
                 JournalWarning,
                 stacklevel=4,
             )
-        if found.needs_repair:
+        if queued:
+            self._write_aside(queued)
+        if found.needs_repair or queued:
             self._rewrite(self.records)
         start = found.start
         if start is not None and (found.start_copy_stale or found.start_recovered):

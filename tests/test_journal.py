@@ -180,6 +180,22 @@ def test_a_refused_open_or_an_open_without_writes_changes_nothing(tmp_path):
     assert _snapshot(tmp_path) == before
 
 
+def test_records_set_aside_move_at_the_next_write_only(tmp_path):
+    _write_run(tmp_path, n=2)
+    before = _snapshot(tmp_path)
+    with Journal(tmp_path) as j:
+        duplicate = j.records[2]
+        j.set_aside([duplicate], "duplicate final record")
+        assert duplicate not in j.records
+    assert _snapshot(tmp_path) == before  # closed without a write (a driver that refused): unchanged
+    with Journal(tmp_path) as j:
+        j.set_aside([j.records[2]], "duplicate final record")
+        j.append("resume", t=0.0, wall_time=0.0, n_finished=1, rerun=[0], config_changed_at=None)
+    assert [a["why"] for a in _aside(tmp_path)] == ["duplicate final record"]
+    records, _ = read_records(tmp_path / JOURNAL)
+    assert [r["event"] for r in records] == ["start", "submit", "submit", "result", "end", "resume"]
+
+
 def test_a_record_of_a_newer_bobench_is_refused_not_set_aside(tmp_path):
     _write_run(tmp_path, n=1)
     with open(tmp_path / JOURNAL, "ab") as fh:
