@@ -328,9 +328,9 @@ class Driver:
             self._submit(self.state.evals[outcome.eval_id], attempt=outcome.attempt + 1)
             return
         best = self.state.best()
-        finals = [self.state.evals[e].final or {} for e in self.state.finished]
+        finals = self.state.finals()
         failed = sum(f.get("status") != "ok" for f in finals)
-        self._progress.update(len(finals), failed, best.final["value"] if best else None)  # type: ignore[index]
+        self._progress.update(len(finals), failed, self.state.final(best.eval_id)["value"] if best else None)
         if len(finals) == self.fail_fast:  # once, when the k-th evaluation finishes
             kind = failing_from_the_start(finals, self.fail_fast)
             if kind is not None:
@@ -396,8 +396,9 @@ class Driver:
 
     def summary(self) -> dict[str, Any]:
         st, cfg = self.state, self.cfg
-        finals = [f for e in st.finished if (f := st.evals[e].final) is not None]
+        finals = st.finals()
         best = st.best()
+        best_final = st.final(best.eval_id) if best else None
         durations = [
             f["t_end"] - f["t_start"]
             for f in finals
@@ -427,9 +428,9 @@ class Driver:
             "first_failure": failure[0] if failure else None,  # e.g. "ValueError: boom"
             "first_failure_count": failure[1] if failure else 0,  # how many failed that same way
             "n_in_flight": len(st.in_flight()),
-            "best_value": best.final["value"] if best else None,  # type: ignore[index]
+            "best_value": best_final["value"] if best_final else None,
             "best_params": best.params if best else None,
-            "best_metrics": best.final.get("metrics") if best else None,  # type: ignore[union-attr]
+            "best_metrics": best_final.get("metrics") if best_final else None,
             "optimum": optimum,
             "final_regret": (best_true - optimum) if optimum is not None and best_true is not None else None,
             "elapsed_s": elapsed,

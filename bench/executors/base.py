@@ -48,8 +48,12 @@ class Executor(abc.ABC):
 
     # -- what every executor writes ------------------------------------------------------------
     @abc.abstractmethod
-    def submit(self, task: Task) -> None:
-        """Starts (or queues) one evaluation; the driver never submits more than ``workers`` at once."""
+    def submit(self, task: Task) -> str | None:
+        """Starts (or queues) one evaluation; the driver never submits more than ``workers`` at once.
+
+        Returns:
+            The scheduler's job id where there is one (the same as :meth:`job_id` then says), else None.
+        """
 
     @abc.abstractmethod
     def wait(self, first: bool = True, timeout: float | None = None) -> list[Outcome]:

@@ -125,17 +125,28 @@ class RunState:
     def n_finished(self) -> int:
         return len(self.finished)
 
+    def final(self, eval_id: int) -> dict[str, Any]:
+        """The final result record of a finished evaluation (every id in :attr:`finished` has one)."""
+        record = self.evals[eval_id].final
+        if record is None:
+            raise KeyError(f"evaluation {eval_id} has no final result")
+        return record
+
+    def finals(self) -> list[dict[str, Any]]:
+        """The final result records, in the order the evaluations finished."""
+        return [self.final(e) for e in self.finished]
+
     def history(self, dim: int, exclude: set[int] | None = None) -> History:
         """What the strategy sees; diverged values are imputed (see ``DIVERGED_MARGIN``)."""
         ok_x, ok_y, div_x, failed_x = [], [], [], []
         for eid in self.finished:
             if exclude and eid in exclude:
                 continue
-            ev = self.evals[eid]
-            status = ev.final["status"]  # type: ignore[index]
+            ev, final = self.evals[eid], self.final(eid)
+            status = final["status"]
             if status == OK:
                 ok_x.append(ev.x)
-                ok_y.append(float(ev.final["value"]))  # type: ignore[index]
+                ok_y.append(float(final["value"]))
             elif status == DIVERGED:
                 div_x.append(ev.x)
             else:
@@ -153,8 +164,9 @@ class RunState:
         return History(X, y, np.array(failed_x, dtype=float).reshape(-1, dim))
 
     def best(self) -> EvalState | None:
-        oks = [self.evals[e] for e in self.finished if self.evals[e].final["status"] == OK]  # type: ignore[index]
-        return min(oks, key=lambda ev: ev.final["value"], default=None)  # type: ignore[index]
+        oks = [e for e in self.finished if self.final(e)["status"] == OK]
+        best = min(oks, key=lambda e: self.final(e)["value"], default=None)
+        return None if best is None else self.evals[best]
 
 
 def _num(v: Any) -> float:
