@@ -1,4 +1,4 @@
-"""The report's figures, written as PNG and PDF (matplotlib's Agg backend).
+"""The report's figures, written as PNG and PDF (matplotlib's Agg backend, seaborn's theme).
 
 - convergence: best so far and simple regret against evaluations, time and kg CO2e (the
   evaluations' and the driver's decisions'), a step line per strategy, mean ± SE over seeds
@@ -33,6 +33,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+import seaborn as sns
 from matplotlib.ticker import MaxNLocator
 
 from analysis.load import Loaded, Run
@@ -69,12 +70,12 @@ def _save(fig: Any, out_dir: Path, name: str) -> list[Path]:
 
 
 def _theme() -> None:
-    plt.style.use("seaborn-v0_8-whitegrid")  # matplotlib's own copy of seaborn's theme
+    sns.set_theme(style="whitegrid", context="notebook")
 
 
 def _palette(labels: Sequence[str]) -> dict[str, Any]:
-    colors = plt.get_cmap("tab10").colors  # type: ignore[attr-defined]
-    return {label: colors[i % len(colors)] for i, label in enumerate(sorted(set(labels)))}
+    names = sorted(set(labels))
+    return dict(zip(names, sns.color_palette("tab10", n_colors=max(len(names), 1)), strict=False))
 
 
 def _time_label(clocks: set[str]) -> str:

@@ -612,9 +612,9 @@ def _most_pending(records: list[dict[str, Any]]) -> int:
         if rec.get("event") == "submit":
             told_at_once = after.get("event") == "result" and after.get("eval_id") == eid  # an external point
             if not told_at_once:
-                pending.add(int(eid))  # type: ignore[arg-type]
+                pending.add(int(rec["eval_id"]))
         elif rec.get("event") == "result" and rec.get("final", True):
-            pending.discard(int(eid))  # type: ignore[arg-type]
+            pending.discard(int(rec["eval_id"]))
         most = max(most, len(pending))
     return most
 

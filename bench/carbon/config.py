@@ -14,7 +14,7 @@ import math
 import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, overload
 
 from bench.errors import UserError
 from bench.objective import to_plain
@@ -100,6 +100,32 @@ _TOP_KEYS = {
     "green_algorithms",
 }
 _GA_KEYS = {"cores", "usage", "power_per_core_w", "memory_gb", "memory_power_w_per_gb"}
+
+
+@overload
+def _number(
+    cfg: Mapping[str, Any],
+    key: str,
+    where: str,
+    default: float | None,
+    *,
+    low: float = ...,
+    allow_none: Literal[False] = ...,
+    positive: bool = ...,
+) -> float: ...
+
+
+@overload
+def _number(
+    cfg: Mapping[str, Any],
+    key: str,
+    where: str,
+    default: float | None,
+    *,
+    low: float = ...,
+    allow_none: Literal[True],
+    positive: bool = ...,
+) -> float | None: ...
 
 
 def _number(
@@ -264,11 +290,11 @@ def parse_carbon_config(cfg: Mapping[str, Any] | None) -> CarbonSettings:
     if usage is not None and usage > 1.0:
         raise UserError(f"{gwhere}.usage: a core usage factor lies in [0, 1], got {usage!r}")
     model = GreenAlgorithmsModel(
-        cores=_number(ga_cfg, "cores", gwhere, 1.0, positive=True),  # type: ignore[arg-type]
+        cores=_number(ga_cfg, "cores", gwhere, 1.0, positive=True),
         usage=usage,
-        power_per_core_w=_number(ga_cfg, "power_per_core_w", gwhere, 12.0),  # type: ignore[arg-type]
+        power_per_core_w=_number(ga_cfg, "power_per_core_w", gwhere, 12.0),
         memory_gb=_number(ga_cfg, "memory_gb", gwhere, None, allow_none=True),
-        memory_power_w_per_gb=_number(ga_cfg, "memory_power_w_per_gb", gwhere, 0.3725),  # type: ignore[arg-type]
+        memory_power_w_per_gb=_number(ga_cfg, "memory_power_w_per_gb", gwhere, 0.3725),
     )
 
     _needs_codecarbon(method, country, intensity)
@@ -288,7 +314,7 @@ def parse_carbon_config(cfg: Mapping[str, Any] | None) -> CarbonSettings:
         intensity_source=source,
         country_iso_code=country.upper() if country else None,
         region=region,
-        pue=float(pue),  # type: ignore[arg-type]
+        pue=pue,
         tracking_mode=tracking_mode,
         force_cpu_power_w=force_cpu,
         force_ram_power_w=force_ram,

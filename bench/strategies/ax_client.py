@@ -16,7 +16,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 import warnings
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -58,7 +58,8 @@ class AxStrategy(Strategy):
         if importlib.util.find_spec("ax") is None:
             raise UserError("strategy=ax needs the 'ax' extra: pip install 'bobench[ax]'")
         super().__init__(space, seed, n_initial=n_initial)
-        self.method = check_choice("method", method, ("fast", "quality"))
+        checked_method = check_choice("method", method, ("fast", "quality"))
+        self.method: Literal["fast", "quality"] = "quality" if checked_method == "quality" else "fast"
         if initialization_budget is not None and (
             isinstance(initialization_budget, bool)
             or not isinstance(initialization_budget, int)
@@ -85,7 +86,7 @@ class AxStrategy(Strategy):
         )
         client.configure_optimization(objective=f"-{METRIC}")
         client.configure_generation_strategy(
-            method=self.method,  # type: ignore[arg-type]
+            method=self.method,
             initialization_budget=self.initialization_budget,
             initialization_random_seed=self.seed,
         )
