@@ -260,12 +260,17 @@ def test_explicit_cuda_without_cuda(root: Path) -> None:
         objective.setup()
 
 
-def test_yaml_config_instantiates(root: Path) -> None:
+def test_yaml_config_instantiates(root: Path, compose: Any) -> None:
     from hydra.utils import instantiate
-    from omegaconf import OmegaConf
 
-    cfg = OmegaConf.load(REPO / "conf" / "objective" / "cnn.yaml")
-    cfg.root, cfg.val_images, cfg.threads, cfg.device = str(root), 100, 1, "cpu"
+    # conf/objective/cnn.yaml extends its schema (objectives/schema.py), which holds the _target_.
+    cfg = compose(
+        "objective=cnn",
+        f"objective.root={root}",
+        "objective.val_images=100",
+        "objective.threads=1",
+        "objective.device=cpu",
+    ).objective
     objective = instantiate(cfg, _recursive_=False)
     assert isinstance(objective, CNNObjective) and objective.name == "cnn"
     assert objective.defaults["lr"] == 5e-4
