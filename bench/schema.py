@@ -99,7 +99,8 @@ def register() -> None:
     store = ConfigStore.instance()
     store.store(group=GROUP, name="run", node=RunConf, provider="bobench")
     for module in (strategy_schema, executor_schema, objective_schema, carbon_schema):
-        module.register(store)
+        for name, node in module.SCHEMAS.items():  # each package's schemas, under its GROUP
+            store.store(group=module.GROUP, name=name, node=node, provider="bobench")
     _registered = True
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
 GROUP = "schema/objective"
@@ -132,9 +131,3 @@ SCHEMAS: dict[str, type] = {
     "function": FunctionConf,
     "command": CommandConf,
 }
-
-
-def register(store: ConfigStore) -> None:
-    """Stores every objective schema as ``schema/objective/<name>``."""
-    for name, node in SCHEMAS.items():
-        store.store(group=GROUP, name=name, node=node, provider="bobench")

@@ -10,8 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from hydra.core.config_store import ConfigStore
-
 GROUP = "schema"
 
 
@@ -43,6 +41,4 @@ class CarbonConf:
     green_algorithms: GreenAlgorithmsConf = field(default_factory=GreenAlgorithmsConf)
 
 
-def register(store: ConfigStore) -> None:
-    """Stores the carbon schema as ``schema/carbon``."""
-    store.store(group=GROUP, name="carbon", node=CarbonConf, provider="bobench")
+SCHEMAS: dict[str, type] = {"carbon": CarbonConf}

@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
 GROUP = "schema/executor"
@@ -107,9 +106,3 @@ SCHEMAS: dict[str, type] = {
     "simulated": SimulatedConf,
     "slurm": SlurmConf,
 }
-
-
-def register(store: ConfigStore) -> None:
-    """Stores every executor schema as ``schema/executor/<name>``."""
-    for name, node in SCHEMAS.items():
-        store.store(group=GROUP, name=name, node=node, provider="bobench")

@@ -12,8 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from hydra.core.config_store import ConfigStore
-
 from bench.strategies.gp_options import GPOptions
 from bench.validation import check_bool, check_choice, check_int, check_positive
 
@@ -146,9 +144,3 @@ SCHEMAS: dict[str, type] = {
     "grid": GridConf,
     "random": RandomConf,
 }
-
-
-def register(store: ConfigStore) -> None:
-    """Stores every strategy schema as ``schema/strategy/<name>``."""
-    for name, node in SCHEMAS.items():
-        store.store(group=GROUP, name=name, node=node, provider="bobench")
