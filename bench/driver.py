@@ -132,24 +132,17 @@ class Driver:
         records = self.journal.open()
         try:
             self.state = RunState.from_records(records)
-            if self.state.duplicates:
-                ids = sorted({int(r["eval_id"]) for r in self.state.duplicates})
-                self.journal.set_aside(self.state.duplicates, "duplicate final record")
-                warnings.warn(
-                    f"{self.journal.path}: set aside {len(self.state.duplicates)} duplicate final record(s) "
-                    f"for eval_id {', '.join(map(str, ids[:10]))} into {SETASIDE}; the first record of each stands",
-                    JournalWarning,
-                    stacklevel=2,
-                )
-            if self.state.orphans:  # their submit record was damaged: the eval_id goes to a new point
-                ids = sorted({int(r["eval_id"]) for r in self.state.orphans})
-                self.journal.set_aside(self.state.orphans, "about an evaluation never submitted")
-                warnings.warn(
-                    f"{self.journal.path}: set aside {len(self.state.orphans)} record(s) about eval_id "
-                    f"{', '.join(map(str, ids[:10]))}, never submitted (a damaged submit record), into {SETASIDE}",
-                    JournalWarning,
-                    stacklevel=2,
-                )
+            self._set_aside(
+                self.state.duplicates,
+                "duplicate final record",
+                "duplicate final record(s) for eval_id {ids} into {aside}; the first record of each stands",
+            )
+            # their submit record was damaged: the eval_id goes to a new point
+            self._set_aside(
+                self.state.orphans,
+                "about an evaluation never submitted",
+                "record(s) about eval_id {ids}, never submitted (a damaged submit record), into {aside}",
+            )
             self._start_or_resume(records)
             with self._gate.installed():
                 try:
@@ -166,6 +159,18 @@ class Driver:
         finally:
             self.journal.close()
         return self.summary()
+
+    def _set_aside(self, records: list[dict[str, Any]], why: str, said: str) -> None:
+        """Sets ``records`` aside (at the journal's next write) and says so in one warning."""
+        if not records:
+            return
+        ids = ", ".join(map(str, sorted({int(r["eval_id"]) for r in records})[:10]))
+        self.journal.set_aside(records, why)
+        warnings.warn(
+            f"{self.journal.path}: set aside {len(records)} " + said.format(ids=ids, aside=SETASIDE),
+            JournalWarning,
+            stacklevel=3,
+        )
 
     def _start_or_resume(self, records: list[dict[str, Any]]) -> None:
         plain = config_for_compare(self.cfg)
