@@ -128,11 +128,7 @@ def check_claims(frame: pd.DataFrame, runs: pd.DataFrame, claims: Sequence[Claim
                 qa, qb = quartiles(list(a.values())), quartiles(list(b.values()))
                 row.update(
                     measure=what,
-                    pairs=p.n,
-                    win_rate=p.win_rate,
-                    win_rate_ci_low=p.ci_low,
-                    win_rate_ci_high=p.ci_high,
-                    wilcoxon_p=p.p_value,
+                    **p.columns(),
                     median_better=qa.median,
                     median_than=qb.median,
                     alpha=claim.alpha,

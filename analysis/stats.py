@@ -48,6 +48,19 @@ class Paired:
     ci_high: float
     p_value: float
 
+    def columns(self) -> dict[str, Any]:
+        """The comparison as table columns (robust_table.csv, claims.csv)."""
+        return {
+            "pairs": self.n,
+            "wins": self.wins,
+            "ties": self.ties,
+            "losses": self.losses,
+            "win_rate": self.win_rate,
+            "win_rate_ci_low": self.ci_low,
+            "win_rate_ci_high": self.ci_high,
+            "wilcoxon_p": self.p_value,
+        }
+
 
 def _finite(values: Sequence[float] | np.ndarray) -> np.ndarray:
     arr = np.asarray(values, dtype=float).ravel()
@@ -159,16 +172,6 @@ def robust_table(
                 row.update(stuck_threshold=threshold, stuck=k, stuck_of=n)
             if base is not None and label != base:
                 p = paired(per_seed, by_label[base])
-                row.update(
-                    baseline=base,
-                    pairs=p.n,
-                    wins=p.wins,
-                    ties=p.ties,
-                    losses=p.losses,
-                    win_rate=p.win_rate,
-                    win_rate_ci_low=p.ci_low,
-                    win_rate_ci_high=p.ci_high,
-                    wilcoxon_p=p.p_value,
-                )
+                row.update(baseline=base, **p.columns())
             rows.append(row)
     return pd.DataFrame(rows), measure
