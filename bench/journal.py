@@ -459,13 +459,7 @@ class Journal:
             n += 1
             target = self.folder / f"{RESULTS_SETASIDE}.{n}"
         try:
-            data = source.read_bytes()
-            tmp = target.with_name(f".{target.name}.tmp")
-            with open(tmp, "wb") as out:
-                out.write(data)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp, target)
+            _write_atomically(target, source.read_bytes())
         except OSError as exc:
             raise RunFolderError(
                 f"run folder {self.folder}: cannot keep a copy of {_RESULTS} ({exc.strerror})"
@@ -480,14 +474,8 @@ class Journal:
 
     def _write_start_copy(self, line: bytes) -> None:
         """Writes start.json (the start record's checked line) atomically."""
-        path = self.folder / START
-        tmp = path.with_name(f".{START}.tmp")
         try:
-            with open(tmp, "wb") as out:
-                out.write(line)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp, path)
+            _write_atomically(self.folder / START, line)
         except OSError as exc:
             raise RunFolderError(
                 f"run folder {self.folder}: cannot write {START} ({exc.strerror}); free space, then resume with "
@@ -498,3 +486,13 @@ class Journal:
 def _eval_ids(ids: list[int]) -> str:
     shown = ", ".join(map(str, ids[:10]))
     return f"eval_id {shown}" + (f" and {len(ids) - 10} more" if len(ids) > 10 else "")
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    """Writes ``data`` to a temporary file beside ``path``, fsyncs it and renames it into place."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "wb") as out:
+        out.write(data)
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(tmp, path)
