@@ -142,7 +142,7 @@ def check_targets(config: Mapping[Any, Any], trust: Sequence[str]) -> None:
     allowed = (*TRUSTED, *trust)
     for key, path in targets(config):
         top = path.split(".")[0]
-        if not any(path == a or path.startswith(f"{a}.") or top == a for a in allowed):
+        if not any(path == a or path.startswith(f"{a}.") for a in allowed):
             raise UserError(
                 f"resume: {key}={path!r} is not in a trusted package ({', '.join(TRUSTED)}); "
                 f"if you trust the run folder, add trust=[{top}]"
