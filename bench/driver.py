@@ -278,6 +278,7 @@ class Driver:
 
     def _ask_and_submit(self, n: int) -> int:
         history = self.state.history(self.space.dim)
+        history.elapsed = float(self.executor.now())  # for initial designs given in time
         pending_evs = self.state.in_flight()
         pending = np.array([ev.x for ev in pending_evs], dtype=float).reshape(-1, self.space.dim)
         t0 = time.perf_counter()

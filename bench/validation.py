@@ -37,6 +37,13 @@ def check_positive(name: str, value: Any, section: str = "strategy") -> float:
     return float(value)
 
 
+def check_nonnegative(name: str, value: Any, section: str = "strategy") -> float:
+    """A finite number ``>= 0``."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0 or not math.isfinite(value):
+        raise UserError(f"{section}.{name}: expected a number >= 0, got {value!r}")
+    return float(value)
+
+
 def check_choice(name: str, value: Any, choices: tuple[str, ...], section: str = "strategy") -> str:
     """One of ``choices``."""
     if value not in choices:

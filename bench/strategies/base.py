@@ -26,11 +26,14 @@ class History:
         X: ``(n, d)`` unit-cube points with a value the model may use.
         y: ``(n,)`` their values, to minimise (diverged ones already imputed, see driver).
         X_failed: ``(k, d)`` points that were tried but gave no usable value.
+        elapsed: the run's clock when the decision is made (seconds of the executor's clock:
+            simulated time under ``executor=simulated``), for initial designs given in time.
     """
 
     X: np.ndarray
     y: np.ndarray
     X_failed: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    elapsed: float = 0.0
 
     @classmethod
     def empty(cls, dim: int) -> History:

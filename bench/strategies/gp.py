@@ -28,9 +28,11 @@ from botorch.fit import fit_gpytorch_mll
 from botorch.models import SingleTaskGP
 from botorch.models.transforms import Standardize
 from botorch.optim import optimize_acqf
+from gpytorch.constraints import GreaterThan
 from gpytorch.kernels import RBFKernel, ScaleKernel
 from gpytorch.likelihoods import GaussianLikelihood
 from gpytorch.mlls import ExactMarginalLogLikelihood
+from gpytorch.priors import LogNormalPrior
 from torch import Tensor
 
 from bench.seeding import derive_seed
@@ -38,6 +40,7 @@ from bench.space import Space
 from bench.strategies.base import History, Strategy
 from bench.strategies.base import sobol_points as base_sobol
 from bench.strategies.gp_options import GPOptions
+from bench.strategies.hyper_posterior import LogLikelihood, elliptical_slice, model_prior, set_theta, theta_of
 
 DTYPE = torch.double
 
@@ -100,9 +103,26 @@ def worksheet_lengthscales(space: Space) -> list[float]:
     return scales
 
 
-def build_gp(X: Tensor, Y: Tensor) -> SingleTaskGP:
-    """BoTorch's default single-task GP on the unit cube, outcomes standardised."""
-    return SingleTaskGP(X, Y, outcome_transform=Standardize(m=1))
+#: BoTorch's floor on the inferred noise variance (of standardised outcomes).
+DEFAULT_NOISE_FLOOR = 1e-4
+
+
+def gaussian_likelihood(noise_floor: float) -> GaussianLikelihood:
+    """BoTorch's default likelihood (LogNormal(-4, 1) noise prior) with the noise variance floored.
+
+    The outcomes are standardised, so the floor is relative to Var(Y): Kandasamy et al.'s code
+    bounds the noise variance below by ``0.005 · Var(Y)``.
+    """
+    prior = LogNormalPrior(loc=-4.0, scale=1.0)
+    initial = max(float(prior.mode), 2.0 * noise_floor)
+    return GaussianLikelihood(
+        noise_prior=prior, noise_constraint=GreaterThan(noise_floor, transform=None, initial_value=initial)
+    )
+
+
+def build_gp(X: Tensor, Y: Tensor, noise_floor: float = DEFAULT_NOISE_FLOOR) -> SingleTaskGP:
+    """BoTorch's default single-task GP on the unit cube, outcomes standardised, noise floored."""
+    return SingleTaskGP(X, Y, likelihood=gaussian_likelihood(noise_floor), outcome_transform=Standardize(m=1))
 
 
 def build_worksheet_gp(X: Tensor, Y: Tensor, lengthscales: list[float]) -> SingleTaskGP:
@@ -128,13 +148,60 @@ def _hyper_state(model: SingleTaskGP) -> dict[str, Tensor]:
     return {k: v.detach().clone() for k, v in model.state_dict().items() if not k.startswith("outcome_transform.")}
 
 
-def fit_hyperparameters(model: SingleTaskGP, seed: int) -> None:
-    """Maximises the marginal likelihood (BoTorch's ``fit_gpytorch_mll``), seeded."""
+def fit_hyperparameters(model: SingleTaskGP, seed: int, restarts: int = 0) -> None:
+    """Maximises the marginal likelihood times the priors (MAP, BoTorch's ``fit_gpytorch_mll``), seeded.
+
+    With ``restarts``, the fit is repeated from that many starts drawn from the priors and the
+    one with the highest log posterior is kept (the first fit starts from the model's current
+    hyperparameters: a warm start or BoTorch's defaults).
+    """
     mll = ExactMarginalLogLikelihood(model.likelihood, model)
-    with torch_seeded(seed), warnings.catch_warnings(record=True):
-        warnings.simplefilter("ignore")  # optimisation warnings: BoTorch retries by itself
-        fit_gpytorch_mll(mll)
+    best: tuple[float, dict[str, Tensor]] | None = None
+    generator = torch.Generator().manual_seed(derive_seed(seed, "restarts", bits=32))
+    prior = model_prior(model)
+    for attempt in range(restarts + 1):
+        if attempt:
+            set_theta(model, prior.loc + prior.scale * torch.randn(prior.loc.shape, dtype=DTYPE, generator=generator))
+        with (
+            torch_seeded(derive_seed(seed, attempt, bits=32) if attempt else seed),
+            warnings.catch_warnings(record=True),
+        ):
+            warnings.simplefilter("ignore")  # optimisation warnings: BoTorch retries by itself
+            fit_gpytorch_mll(mll)
+        if restarts:
+            model.train()
+            with torch.no_grad():
+                value = float(mll(model(*model.train_inputs), model.train_targets))
+            if best is None or value > best[0]:
+                best = (value, _hyper_state(model))
+    if best is not None:
+        model.load_state_dict(best[1], strict=False)
     model.eval()
+
+
+def hyper_samples(model: SingleTaskGP, seed: int, n_samples: int) -> Tensor:
+    """``(n_samples, d + 2)`` posterior samples of the model's hyperparameters, from its MAP fit.
+
+    Elliptical slice sampling (``bench/strategies/hyper_posterior.py``): a burn-in of
+    ``HYPER_BURN_IN`` steps from the fitted hyperparameters, then one sample every
+    ``HYPER_THIN`` steps.
+    """
+    generator = torch.Generator().manual_seed(derive_seed(seed, "hyper", bits=32))
+    model.eval()
+    return elliptical_slice(
+        theta_of(model),
+        LogLikelihood.of(model),
+        model_prior(model),
+        n_samples=n_samples,
+        burn_in=HYPER_BURN_IN,
+        thin=HYPER_THIN,
+        generator=generator,
+    )
+
+
+#: The hyperparameter chain's burn-in from the MAP fit and its thinning (elliptical slice steps).
+HYPER_BURN_IN = 20
+HYPER_THIN = 3
 
 
 #: Warm starts chain through "anchor" fits at least this many evaluations apart.
@@ -146,6 +213,7 @@ class _Fit:
     m: int  # how many history rows it saw
     digest: bytes  # of those rows
     state: dict[str, Tensor]
+    samples: Tensor | None = None  # posterior hyperparameter samples (theta), drawn on first use
 
 
 class GPModelCache:
@@ -171,6 +239,8 @@ class GPModelCache:
         seed: seeds the fits (BoTorch retries a failed fit from random starts).
         fixed_lengthscales: if given, use the worksheet's fixed prior with these unit-cube
             lengthscales and never fit.
+        noise_floor: the lowest noise variance a fit may infer, relative to Var(Y).
+        fit_restarts: extra MAP fits from starts drawn from the priors (the best is kept).
     """
 
     def __init__(
@@ -179,11 +249,15 @@ class GPModelCache:
         warm_start: bool = True,
         seed: int = 0,
         fixed_lengthscales: list[float] | None = None,
+        noise_floor: float = DEFAULT_NOISE_FLOOR,
+        fit_restarts: int = 0,
     ):
         self.refit_every = int(refit_every)
         self.warm_start = bool(warm_start)
         self.seed = int(seed)
         self.fixed_lengthscales = fixed_lengthscales
+        self.noise_floor = float(noise_floor)
+        self.fit_restarts = int(fit_restarts)
         self.anchor_spacing = self.refit_every * math.ceil(ANCHOR_SPACING / self.refit_every)
         self._fits: dict[int, _Fit] = {}
         self.n_fits = 0  # fits actually run (for tests and benchmarks)
@@ -202,10 +276,36 @@ class GPModelCache:
         anchors = list(range(w, last + 1, w))
         return anchors if anchors and anchors[-1] == last else [*anchors, last]
 
-    def model(self, X: Tensor, Y: Tensor) -> SingleTaskGP:
-        """The GP on all of ``(X, Y)`` (``n >= 2`` rows), in eval mode."""
+    def model(self, X: Tensor, Y: Tensor, theta: Tensor | None = None) -> SingleTaskGP:
+        """The GP on all of ``(X, Y)`` (``n >= 2`` rows), in eval mode.
+
+        With ``theta`` (one of :meth:`hyper_samples`), the GP has those hyperparameters instead
+        of the fitted ones.
+        """
         if self.fixed_lengthscales is not None:
             return build_worksheet_gp(X, Y, self.fixed_lengthscales)
+        gp = build_gp(X, Y, self.noise_floor)
+        gp.load_state_dict(self._last_fit(X, Y).state, strict=False)
+        if theta is not None:
+            set_theta(gp, theta)
+        gp.eval()
+        return gp
+
+    def hyper_samples(self, X: Tensor, Y: Tensor, n_samples: int) -> Tensor:
+        """``(n_samples, d + 2)`` posterior samples of the hyperparameters of the last scheduled fit.
+
+        They are drawn once per scheduled fit, on the rows that fit saw, starting from its MAP
+        hyperparameters; so, like the fit, they depend on the history alone.
+        """
+        fit = self._last_fit(X, Y)
+        if fit.samples is None or len(fit.samples) != n_samples:
+            gp = build_gp(X[: fit.m], Y[: fit.m], self.noise_floor)
+            gp.load_state_dict(fit.state, strict=False)
+            fit.samples = hyper_samples(gp, derive_seed(self.seed, "fit", fit.m), n_samples)
+        return fit.samples
+
+    def _last_fit(self, X: Tensor, Y: Tensor) -> _Fit:
+        """The scheduled fit the model at ``len(Y)`` uses, fitting it (and its chain) if needed."""
         points = self.chain(len(Y))
         digests = _prefix_digests(X, Y, points)
         parent: _Fit | None = None
@@ -214,10 +314,10 @@ class GPModelCache:
             fit = self._fits.get(m)
             if not (valid and fit is not None and fit.digest == digest):
                 valid = False
-                gp = build_gp(X[:m], Y[:m])
+                gp = build_gp(X[:m], Y[:m], self.noise_floor)
                 if parent is not None:
                     gp.load_state_dict(parent.state, strict=False)
-                fit_hyperparameters(gp, derive_seed(self.seed, "fit", m))
+                fit_hyperparameters(gp, derive_seed(self.seed, "fit", m), self.fit_restarts)
                 self.n_fits += 1
                 fit = _Fit(m, digest, _hyper_state(gp))
                 self._fits[m] = fit
@@ -227,10 +327,7 @@ class GPModelCache:
         keep = set(points)
         for m in [m for m in self._fits if m not in keep and m % self.anchor_spacing]:
             del self._fits[m]
-        gp = build_gp(X, Y)
-        gp.load_state_dict(parent.state, strict=False)
-        gp.eval()
-        return gp
+        return parent
 
 
 def _prefix_digests(X: Tensor, Y: Tensor, points: list[int]) -> list[bytes]:
@@ -314,7 +411,10 @@ class GPStrategy(Strategy):
             warm_start=options.warm_start,
             seed=self.seed,
             fixed_lengthscales=worksheet_lengthscales(space) if self.worksheet_prior else None,
+            noise_floor=options.noise_floor,
+            fit_restarts=options.fit_restarts,
         )
+        self.initial_time = options.initial_time
 
     @property
     def dim(self) -> int:
@@ -327,7 +427,7 @@ class GPStrategy(Strategy):
         if n <= 0:
             return np.zeros((0, d))
         X, Y = training_data(history, d)
-        if len(Y) < MIN_POINTS:
+        if len(Y) < MIN_POINTS or history.elapsed < self.initial_time:
             return base_sobol(d, self.seed, start=history.n_tried + len(pending), n=n)
         with torch_seeded(self.rng_seed(history, pending, self.name)):
             model = self.cache.model(X, Y)

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any, TypeVar
 
-from bench.validation import check_bool, check_int, reject_unknown
+from bench.validation import check_bool, check_int, check_nonnegative, check_positive, reject_unknown
 
 O = TypeVar("O", bound="GPOptions")  # noqa: E741
 
@@ -28,6 +28,12 @@ class GPOptions:
         raw_samples: random points scored to choose those starts (at least ``num_restarts``).
         refit_every: evaluations between GP hyperparameter fits (1: every step).
         warm_start: start each fit from the last anchor fit (see ``GPModelCache``).
+        initial_time: Sobol points are proposed until the run's clock reaches this time (seconds
+            of the executor's clock: simulated time units under ``executor=simulated``), as
+            Dragonfly's initial design of a few time units; counted beside ``n_initial``.
+        noise_floor: the lowest noise variance a fit may infer, relative to Var(Y) (outcomes are
+            standardised); Kandasamy et al.'s code uses 0.005, BoTorch 1e-4.
+        fit_restarts: extra MAP fits from starts drawn from the priors; the best is kept.
     """
 
     n_initial: int = 0
@@ -35,6 +41,9 @@ class GPOptions:
     raw_samples: int = 512
     refit_every: int = 1
     warm_start: bool = True
+    initial_time: float = 0.0
+    noise_floor: float = 1e-4
+    fit_restarts: int = 0
 
     @classmethod
     def parse(cls: type[O], strategy: str, given: Mapping[str, Any]) -> O:
@@ -51,3 +60,6 @@ class GPOptions:
         check_int("raw_samples", self.raw_samples, self.num_restarts)
         check_int("refit_every", self.refit_every, 1)
         check_bool("warm_start", self.warm_start)
+        check_nonnegative("initial_time", self.initial_time)
+        check_positive("noise_floor", self.noise_floor)
+        check_int("fit_restarts", self.fit_restarts, 0)

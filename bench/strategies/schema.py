@@ -58,11 +58,17 @@ class TSOptions(GPOptions):
     exact: bool = False  # exact joint samples on a Sobol candidate set (ts_exact) instead of pathwise ones
     n_candidates: int = 1000  # that candidate set's size (exact only)
     maxiter: int = 100  # L-BFGS-B iterations per start
+    #: Posterior samples of the hyperparameters per fit (elliptical slice sampling); each TS sample
+    #: uses one drawn at random. 0: every sample uses the MAP fit.
+    hyper_samples: int = 0
+    observed_starts: bool = True  # the observed points are among the candidates L-BFGS-B starts from
 
     def check(self) -> None:
         super().check()
         check_bool("hallucinate_pending", self.hallucinate_pending)
         check_bool("exact", self.exact)
+        check_int("hyper_samples", self.hyper_samples, 0)
+        check_bool("observed_starts", self.observed_starts)
         check_int("n_candidates", self.n_candidates, 1)
         check_int("maxiter", self.maxiter, 1)
 

@@ -80,43 +80,63 @@ class ThompsonSampling(GPStrategy):
         self.exact = opts.exact
         self.n_candidates = opts.n_candidates
         self.maxiter = opts.maxiter
+        self.hyper_samples = opts.hyper_samples
+        self.observed_starts = opts.observed_starts
 
     def acquire(self, model: SingleTaskGP, X: Tensor, Y: Tensor, pending: Tensor, n: int, t: int) -> Tensor:
+        models = self._sample_models(model, X, Y, n)
         if self.hallucinate_pending and len(pending):
-            model = hallucinate(model, pending)
+            models = [hallucinate(m, pending) for m in models]
         if self.exact:
-            return self._exact(model, X, n)
-        return self._pathwise(model, X, n)
+            return self._exact(models, X, n)
+        return self._pathwise(models, X, n)
+
+    def _sample_models(self, model: SingleTaskGP, X: Tensor, Y: Tensor, n: int) -> list[SingleTaskGP]:
+        """The GP each of the ``n`` samples is drawn from: the fitted one, or one per sample with
+        hyperparameters drawn from their posterior (``hyper_samples``)."""
+        if not self.hyper_samples:
+            return [model]
+        thetas = self.cache.hyper_samples(X, Y, self.hyper_samples)
+        picks = torch.randint(0, len(thetas), (n,)).tolist()  # torch is seeded per decision
+        return [self.cache.model(X, Y, thetas[i]) for i in picks]
 
     def _sobol(self, n: int) -> Tensor:
         seed = int(torch.randint(0, 2**31 - 1, (1,)).item())  # torch is seeded per decision
         return SobolEngine(self.dim, scramble=True, seed=seed).draw(n, dtype=DTYPE)
 
-    def _draw_paths(self, model: SingleTaskGP, n: int) -> Any:
+    def _draw_paths(self, models: list[SingleTaskGP], n: int) -> Any:
         """``n`` independent pathwise posterior samples (1024 random Fourier features each)."""
         sampler = partial(draw_kernel_feature_paths, weight_generator=_normal_weights)
-        return draw_matheron_paths(model, sample_shape=torch.Size([n]), prior_sampler=sampler)
+        if len(models) == 1:
+            return draw_matheron_paths(models[0], sample_shape=torch.Size([n]), prior_sampler=sampler)
+        return _PathStack([draw_matheron_paths(m, sample_shape=torch.Size([1]), prior_sampler=sampler) for m in models])
 
-    def _exact(self, model: SingleTaskGP, X: Tensor, n: int) -> Tensor:
+    def _exact(self, models: list[SingleTaskGP], X: Tensor, n: int) -> Tensor:
         cand = torch.cat([self._sobol(self.n_candidates), X], dim=0)
+        per_model = [n] if len(models) == 1 else [1] * n
+        picks = []
         with torch.no_grad():
-            post = model.posterior(cand)
-            assert isinstance(post, GPyTorchPosterior)  # no posterior transform: never a TransformedPosterior
-            mean = post.mean.squeeze(-1)
-            chol = psd_safe_cholesky(post.distribution.covariance_matrix)
-            z = torch.randn(len(cand), n, dtype=DTYPE)
-            samples = mean.unsqueeze(-1) + chol @ z  # (N, n): column j is sample j
-        return cand[samples.argmax(dim=0)]
+            for model, k in zip(models, per_model, strict=True):
+                post = model.posterior(cand)
+                assert isinstance(post, GPyTorchPosterior)  # no posterior transform: never a TransformedPosterior
+                mean = post.mean.squeeze(-1)
+                chol = psd_safe_cholesky(post.distribution.covariance_matrix)
+                z = torch.randn(len(cand), k, dtype=DTYPE)
+                samples = mean.unsqueeze(-1) + chol @ z  # (N, k): column j is sample j
+                picks.append(cand[samples.argmax(dim=0)])
+        return torch.cat(picks, dim=0)
 
-    def _pathwise(self, model: SingleTaskGP, X: Tensor, n: int) -> Tensor:
-        paths = self._draw_paths(model, n)
-        cand = torch.cat([self._sobol(self.raw_samples), X], dim=0)
+    def _pathwise(self, models: list[SingleTaskGP], X: Tensor, n: int) -> Tensor:
+        paths = self._draw_paths(models, n)
+        cand = self._sobol(self.raw_samples)
+        if self.observed_starts:
+            cand = torch.cat([cand, X], dim=0)
         restarts = min(self.num_restarts, len(cand))
         with torch.no_grad():
             values = paths(cand)  # (n, N): every path on every candidate
         top = values.topk(restarts, dim=1).indices  # (n, R)
         init = cand[top].transpose(0, 1).contiguous()  # (R, n, d): restart r, path i
-        acq = _IndependentPaths(model, paths)
+        acq = _IndependentPaths(models[0], paths)
         with warnings.catch_warnings(record=True):
             warnings.simplefilter("ignore")
             found, _ = gen_candidates_scipy(
@@ -127,3 +147,19 @@ class ThompsonSampling(GPStrategy):
             per_path = paths(found.transpose(0, 1))  # (n, R)
         best = per_path.argmax(dim=1)  # (n,)
         return found[best, torch.arange(n)]
+
+
+class _PathStack:
+    """``n`` single sample paths (each from its own GP) called as one ``n``-path sample.
+
+    ``X (N, d) -> (n, N)``: every path on every point; ``X (n, b, d) -> (n, b)``: path ``i`` on
+    ``X[i]``, as BoTorch's batched paths are called.
+    """
+
+    def __init__(self, paths: list[Any]):
+        self.paths = paths
+
+    def __call__(self, X: Tensor) -> Tensor:
+        if X.dim() == 2:
+            return torch.cat([p(X) for p in self.paths], dim=0)
+        return torch.cat([p(X[i]) for i, p in enumerate(self.paths)], dim=0)
