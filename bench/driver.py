@@ -29,12 +29,15 @@ from bench.journal import SETASIDE, Journal, JournalWarning
 from bench.progress import Progress, open_progress
 from bench.records import CANCELLED, Outcome, Task
 from bench.resume import settings_of
-from bench.run_folder import git_commit, versions, write_results, write_summary
+from bench.run_folder import git_commit, versions, write_summary
+from bench.run_folder.results_file import ResultsFile
 from bench.run_folder.state import EvalState, RunState
 from bench.seeding import eval_seed
 
-#: How often results.csv and summary.json are refreshed while a run goes on (seconds).
-REFRESH_S = 5.0
+#: summary.json is rewritten once this many more evaluations have finished since it last was...
+SUMMARY_EVERY = 10
+#: ...or at the first wake-up with a new result this many seconds after (so slow runs see each result).
+SUMMARY_S = 5.0
 
 
 class SignalGate:
@@ -115,11 +118,14 @@ class Driver:
         budget = cfg.budget
         self.max_evals: int | None = budget.get("evaluations")
         self.max_seconds: float | None = budget.get("seconds")
-        self.journal = Journal(self.run_dir, fsync=bool(OmegaConf.select(cfg, "journal.fsync", default=True)))
+        fsync = bool(OmegaConf.select(cfg, "journal.fsync", default=True))
+        self.journal = Journal(self.run_dir, fsync=fsync, group_commit=True)
+        self.results = ResultsFile(self.run_dir, self.objective.optimum)
         self.state = RunState()
         self.meters = self.parts.meters.open()  # builds the driver's own meter here
         self.stop_reason = "running"
-        self._last_refresh = 0.0
+        #: when summary.json was last written (time.monotonic()) and how many had finished then
+        self._summary_at: tuple[float, int] | None = None
         self._progress = Progress()
         self._t_started = time.time()
         self._gate = SignalGate()
@@ -270,9 +276,9 @@ class Driver:
                     continue  # fill every free worker before waiting
             if self.executor.running == 0:
                 break
+            self._end_wake_up()
             for outcome in self.executor.wait(first=self.mode == "async"):
                 self._record(outcome)
-            self._maybe_refresh()
         if self.stop_reason == "running":
             self.stop_reason = "done"
 
@@ -326,6 +332,7 @@ class Driver:
             job_id = self.executor.job_id(ev.eval_id)
             if job_id:
                 self._log("job", eval_id=ev.eval_id, attempt=attempt, job_id=str(job_id))
+                self.journal.commit()  # the job outlives a crashed driver: its id must reach the disk at once
 
     def _record(self, outcome: Outcome) -> None:
         retry = outcome.retryable and outcome.attempt < self.retries
@@ -352,14 +359,21 @@ class Driver:
             self.cfg.get("progress", "auto"), self.max_evals, self.state.n_finished(), self.objective.name
         )
 
-    def _maybe_refresh(self) -> None:
-        if time.monotonic() - self._last_refresh >= REFRESH_S:
+    def _end_wake_up(self) -> None:
+        """Before the driver waits: the group commit (one fsync for every record written since the
+        last), then the derived files, which so never hold what the journal could still lose."""
+        with self._gate.held():  # an append cut short by a signal would leave a torn row
+            self.journal.commit()
             self._write_outputs()
 
-    def _write_outputs(self) -> None:
-        write_results(self.run_dir, self.state, self.objective.optimum)
-        write_summary(self.run_dir, self.summary())
-        self._last_refresh = time.monotonic()
+    def _write_outputs(self, final: bool = False) -> None:
+        """Appends new rows to results.csv; rewrites summary.json when due (SUMMARY_EVERY) or ``final``."""
+        self.results.refresh(self.state, durable=final)
+        n, now = self.state.n_finished(), time.monotonic()
+        last = self._summary_at
+        if final or last is None or n - last[1] >= SUMMARY_EVERY or (n > last[1] and now - last[0] >= SUMMARY_S):
+            write_summary(self.run_dir, self.summary())
+            self._summary_at = (now, n)
 
     def _finish(self) -> None:
         """Stops the workers and writes the end record and the derived files, whatever happened."""
@@ -374,7 +388,8 @@ class Driver:
                 if self.stop_reason.startswith("interrupted"):
                     self._mark_abandoned()
                 self.journal.append("end", t=self.executor.now(), reason=self.stop_reason, wall_time=time.time())
-                self._write_outputs()
+                self.journal.commit()
+                self._write_outputs(final=True)
             except (RunFolderError, OSError) as exc:
                 failing = sys.exc_info()[0]
                 if failing is None:

@@ -2,7 +2,9 @@
 
 Each record is one line that proves itself: compact JSON with a record version and a CRC-32 of
 its bytes (the exact rule: :mod:`bench.run_folder.schema`), written with a single ``write`` of
-the whole line, flushed and fsynced. Reading checks every line (checksum, JSON without NaN
+the whole line and fsynced: at once, or, with ``group_commit``, at the next :meth:`Journal.commit`
+(the driver commits once per wake-up; what that guarantees: the durability section of
+docs/architecture.md). Reading checks every line (checksum, JSON without NaN
 literals or repeated keys, the schema and its types): a damaged line (a torn last line, a flipped
 bit, a renamed key, a wrong type) is never accepted and never a traceback. :func:`load` reads
 a journal without changing it; :class:`Journal` opens it for a driver and, before its first
@@ -30,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from bench import crash_points
 from bench.errors import RunFolderError, RunFolderLocked, UserError
 from bench.evaluate import json_safe
 
@@ -221,11 +224,15 @@ def load(folder: Path | str) -> Contents:
 
 
 def _results_not_journaled(folder: Path, records: list[dict[str, Any]]) -> tuple[int, list[int] | None]:
-    """results.csv's row count, and the eval_ids it holds that no final result record has (None: unparsable)."""
+    """results.csv's row count, and the eval_ids it holds that no final result record has (None:
+    unparsable); a torn last row is not counted."""
     try:
         text = (folder / _RESULTS).read_text(encoding="utf-8", errors="replace")
     except OSError:
         return 0, []
+    from bench.run_folder.results import split_torn_tail  # bench.run_folder imports this module
+
+    text, _torn = split_torn_tail(text)  # a row cut short by a kill mid-append is no result
     try:
         rows = [r for r in csv.DictReader(io.StringIO(text)) if any((v or "").strip() for v in r.values())]
     except csv.Error:
@@ -247,13 +254,21 @@ class Journal:
 
     Args:
         folder: the run folder (created if missing).
-        fsync: fsync after every record (the default; turn off only for benchmarks).
+        fsync: fsync records (the default; turn off only for benchmarks).
+        group_commit: an append writes its line at once but leaves the fsync to the next
+            :meth:`commit`, which makes every record written since durable with one fsync.
+            Without it each :meth:`append` fsyncs before it returns.
     """
 
-    def __init__(self, folder: Path | str, fsync: bool = True):
+    def __init__(self, folder: Path | str, fsync: bool = True, group_commit: bool = False):
         self.folder = Path(folder)
         self.path = self.folder / JOURNAL
         self.fsync = fsync
+        self.group_commit = group_commit
+        #: Records written and not yet fsynced (with ``group_commit``).
+        self.uncommitted = 0
+        #: fsyncs made by :meth:`commit` and :meth:`append` (how many group commits, for benchmarks).
+        self.fsyncs = 0
         self._lock_fd: int | None = None
         self._fd: int | None = None
         self.records: list[dict[str, Any]] = []
@@ -299,7 +314,11 @@ class Journal:
         return list(self.records)
 
     def close(self) -> None:
+        """Commits what is written (a failure to is left to the next open: the records are in the
+        file), closes the journal and removes the lock."""
         if self._fd is not None:
+            with contextlib.suppress(RunFolderError):
+                self.commit()
             os.close(self._fd)
             self._fd = None
         if self._lock_fd is not None:
@@ -320,7 +339,9 @@ class Journal:
 
     # -- writing -------------------------------------------------------------------------
     def append(self, event: str, **fields: Any) -> dict[str, Any]:
-        """Writes one record; it is on disk when this returns (with ``fsync``)."""
+        """Writes one record with one ``write``; it is on disk when this returns (with ``fsync``),
+        or at the next :meth:`commit` with ``group_commit``. A process killed after this returns
+        loses nothing of it either way: the line is in the file (the kernel's page cache)."""
         if self._fd is None:
             raise RuntimeError("journal is not open")
         schema = _schema()
@@ -335,8 +356,6 @@ class Journal:
             while view:  # os.write may write less than asked (e.g. near a file-size limit)
                 n = os.write(self._fd, view)
                 view = view[n:]
-            if self.fsync:
-                os.fsync(self._fd)
         except OSError as exc:
             # A part of the line may be on disk: the next open sets it aside as a torn line.
             raise RunFolderError(
@@ -344,9 +363,34 @@ class Journal:
                 f"and everything journaled before is kept: free space, then resume with resume={self.folder}"
             ) from None
         self.records.append(record)
+        self.uncommitted += 1
+        if crash_points.reached("record"):
+            crash_points.die(f"journal: {len(self.records)} records, the last {self.uncommitted} not fsynced")
+        if not self.group_commit:
+            self._sync(event)
         if event == "start":
             self._write_start_copy(line)
         return record
+
+    def commit(self) -> None:
+        """Makes every record written since the last commit durable, with one fsync (none if there is none)."""
+        if self.uncommitted:
+            self._sync(None)
+
+    def _sync(self, event: str | None) -> None:
+        if self._fd is None:
+            raise RuntimeError("journal is not open")
+        if self.fsync:
+            try:
+                os.fsync(self._fd)
+            except OSError as exc:
+                what = f"a '{event}' record" if event else f"{self.uncommitted} record(s)"
+                raise RunFolderError(
+                    f"journal {self.path}: cannot make {what} durable ({exc.strerror}); the run stopped and "
+                    f"everything committed before is kept: resume with resume={self.folder}"
+                ) from None
+            self.fsyncs += 1
+        self.uncommitted = 0
 
     def set_aside(self, records: list[dict[str, Any]], why: str) -> None:
         """Takes these records (objects from :attr:`records`) out of the journal.
@@ -388,6 +432,7 @@ class Journal:
             self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         except OSError as exc:
             raise RunFolderError(f"run folder {self.folder}: cannot rewrite the journal ({exc.strerror})") from None
+        self.uncommitted = 0  # every record is in the new file, fsynced
 
     def _lock(self) -> None:
         """Takes the folder's lock file; a clean close removes it, a crash leaves it for the next driver."""

@@ -5,11 +5,13 @@ it); ``summary.json`` and Hydra's ``.hydra/`` files are read for what they alone
 journal is checked as a resuming driver checks it (:func:`bench.journal.load`): a damaged line
 (a torn last line of a live journal, a bad checksum, a wrong type...) is skipped and said in
 :attr:`RunFolder.notes`, a damaged start record is taken from ``start.json``, and nothing in the
-folder is changed (the journal may be live: a run still writing it).
+folder is changed (the journal may be live: a run still writing it). A torn last row of
+results.csv (a driver killed in the middle of an append) is skipped with a note.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import math
 from dataclasses import dataclass, field
@@ -22,7 +24,7 @@ import yaml
 from bench.journal import JOURNAL, START, describe_damaged, load
 from bench.records import OK
 from bench.run_folder.files import HYDRA_CONFIG, HYDRA_META, RESULTS
-from bench.run_folder.results import METRIC, NUMERIC_COLUMNS, PARAM, result_rows, results_columns
+from bench.run_folder.results import METRIC, NUMERIC_COLUMNS, PARAM, result_rows, results_columns, split_torn_tail
 from bench.run_folder.schema import RecordError, as_float
 from bench.run_folder.state import RunState
 from bench.run_folder.summary import read_summary
@@ -197,11 +199,16 @@ def _read_results_csv(run: RunFolder, quiet: bool = False) -> list[dict[str, Any
     if not path.is_file():
         return None
     try:
-        df = pd.read_csv(path)
+        text, torn = split_torn_tail(path.read_text(encoding="utf-8", errors="replace"))
+        df = pd.read_csv(io.StringIO(text))
     except (OSError, ValueError, pd.errors.ParserError) as exc:
         if not quiet:
             run.notes.append(f"{run.path}: {RESULTS} unreadable ({type(exc).__name__})")
         return None
+    if torn and not quiet:
+        run.notes.append(
+            f"{run.path}: {RESULTS}: its last row is incomplete (a driver stopped while writing it): skipped"
+        )
     cells = df.astype(object).where(df.notna(), None)
     return [{str(k): v for k, v in row.items()} for row in cells.to_dict("records")]
 

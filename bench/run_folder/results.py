@@ -2,8 +2,12 @@
 
 Rows come in the order the evaluations finished on the run's clock (``t_end``, then
 ``eval_id``; a result without an end time last), and ``best_so_far`` and ``regret`` are running
-values in that order. The file is rewritten atomically while the run goes on; the journal
-stays the source of truth, and :func:`bench.run_folder.rows_from_journal` rebuilds the same rows.
+values in that order. While the run goes on the driver appends rows to the file
+(:class:`bench.run_folder.results_file.ResultsFile`) so that it always holds the text
+:func:`results_csv_text` gives for the rows finished so far; the journal stays the source of
+truth, and :func:`bench.run_folder.rows_from_journal` rebuilds the same rows. A process killed
+in the middle of an append leaves a torn last row: :func:`split_torn_tail` finds it, readers
+skip it, and the next driver rewrites the file.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from bench.run_folder.files import RESULTS, atomic_write
 from bench.run_folder.schema import as_float
 
 if TYPE_CHECKING:
-    from bench.run_folder.state import RunState
+    from bench.run_folder.state import EvalState, RunState
 
 #: Prefixes of the columns named after the search space's parameters and the objective's metrics.
 PARAM = "param."
@@ -66,32 +70,39 @@ TAIL_COLUMNS = tuple(c.name for c in TAIL)
 NUMERIC_COLUMNS = tuple(c.name for c in (*HEAD, *TAIL) if c.kind in ("int", "float"))
 
 
+def finish_key(ev: EvalState) -> tuple[bool, float, int]:
+    """Where a finished evaluation's row goes: by end time on the run's clock, then eval_id (no end time: last)."""
+    t_end = as_float((ev.final or {}).get("t_end"))
+    return t_end is None, t_end if t_end is not None else 0.0, ev.eval_id
+
+
 def finish_order(state: RunState) -> list[int]:
-    """Finished evaluations by end time on the run's clock, then eval_id (no end time: last)."""
-
-    def key(eid: int) -> tuple[bool, float, int]:
-        t_end = as_float((state.evals[eid].final or {}).get("t_end"))
-        return t_end is None, t_end if t_end is not None else 0.0, eid
-
-    return sorted(state.finished, key=key)
+    """Finished evaluations in the order of their rows (:func:`finish_key`)."""
+    return sorted(state.finished, key=lambda eid: finish_key(state.evals[eid]))
 
 
-def result_rows(state: RunState, optimum: float | None) -> list[dict[str, Any]]:
-    """One row per finished evaluation (see the module docstring), keyed by column name."""
-    rows, best, best_true = [], math.inf, math.inf
-    for eid in finish_order(state):
-        ev = state.evals[eid]
+@dataclass
+class RowMaker:
+    """Makes rows one after the other in finish order, carrying the running best values."""
+
+    optimum: float | None
+    best: float = math.inf
+    best_true: float = math.inf
+
+    def row(self, ev: EvalState) -> dict[str, Any]:
+        """The row of a finished evaluation, the next in finish order (see the module docstring)."""
         fin = ev.final or {}
         value = fin.get("value")
         metrics = fin.get("metrics") or {}
         if fin.get("status") == OK and value is not None:
-            best = min(best, float(value))
+            self.best = min(self.best, float(value))
             true = metrics.get("true_value", value)
             if isinstance(true, int | float):
-                best_true = min(best_true, float(true))
+                self.best_true = min(self.best_true, float(true))
         t_start, t_end = fin.get("t_start"), fin.get("t_end")
         duration = (t_end - t_start) if isinstance(t_start, int | float) and isinstance(t_end, int | float) else None
-        row: dict[str, Any] = {"eval_id": eid, "status": fin.get("status"), "value": value}
+        optimum = self.optimum
+        row: dict[str, Any] = {"eval_id": ev.eval_id, "status": fin.get("status"), "value": value}
         row.update({f"{PARAM}{k}": v for k, v in ev.params.items()})
         row.update({f"{METRIC}{k}": v for k, v in metrics.items()})
         row.update(
@@ -106,12 +117,17 @@ def result_rows(state: RunState, optimum: float | None) -> list[dict[str, Any]]:
             energy_kwh=fin.get("energy_kwh"),
             co2_kg=fin.get("co2_kg"),
             carbon_method=fin.get("carbon_method"),
-            regret=(best_true - optimum) if optimum is not None and math.isfinite(best_true) else None,
-            best_so_far=best if math.isfinite(best) else None,
+            regret=(self.best_true - optimum) if optimum is not None and math.isfinite(self.best_true) else None,
+            best_so_far=self.best if math.isfinite(self.best) else None,
             message=(fin.get("message") or "").splitlines()[0][:500] if fin.get("message") else None,
         )
-        rows.append(row)
-    return rows
+        return row
+
+
+def result_rows(state: RunState, optimum: float | None) -> list[dict[str, Any]]:
+    """One row per finished evaluation (see the module docstring), keyed by column name."""
+    maker = RowMaker(optimum)
+    return [maker.row(state.evals[eid]) for eid in finish_order(state)]
 
 
 def results_columns(rows: Iterable[dict[str, Any]]) -> list[str]:
@@ -135,17 +151,43 @@ def cell(v: Any) -> Any:
 
 def results_csv_text(rows: Sequence[dict[str, Any]]) -> str:
     """results.csv's text for these rows: what :func:`write_results` writes."""
-    columns = results_columns(rows)
+    return csv_lines(rows, results_columns(rows), header=True)
+
+
+def csv_lines(rows: Iterable[dict[str, Any]], columns: Sequence[str], header: bool = False) -> str:
+    """These rows as lines of results.csv under ``columns`` (after the header line, with ``header``)."""
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
-    writer.writeheader()
+    if header:
+        writer.writeheader()
     for r in rows:
         writer.writerow({c: cell(r.get(c)) for c in columns})
     return buf.getvalue()
 
 
+def split_torn_tail(text: str) -> tuple[str, str]:
+    """results.csv's text as ``(its complete lines, a torn last row or "")``.
+
+    Every row the driver writes ends with a newline outside quotes (CSV doubles a quote inside a
+    quoted cell, so a newline ends a row exactly where the quotes before it are even); a process
+    killed in the middle of an append leaves a last row without one.
+    """
+    total = text.count('"')
+    if not text or (text.endswith("\n") and total % 2 == 0):
+        return text, ""
+    end, quotes_after = len(text), 0
+    while True:
+        newline = text.rfind("\n", 0, end)
+        if newline < 0:
+            return "", text
+        quotes_after += text.count('"', newline + 1, end)
+        if (total - quotes_after) % 2 == 0:
+            return text[: newline + 1], text[newline + 1 :]
+        end = newline
+
+
 def write_results(folder: Path, state: RunState, optimum: float | None) -> list[dict[str, Any]]:
-    """Rewrites results.csv from the state; returns its rows."""
+    """Rewrites results.csv from the state, atomically; returns its rows."""
     rows = result_rows(state, optimum)
     atomic_write(folder / RESULTS, results_csv_text(rows))
     return rows
