@@ -320,3 +320,32 @@ def test_second_driver_is_refused_and_a_dead_ones_lock_is_taken_over(tmp_path):
     subprocess.run([sys.executable, "-c", code], check=False)
     with Journal(tmp_path) as j:
         assert j.records == []
+
+
+GROUP_WRITER = """
+import os, signal
+from bench.journal import Journal
+journal = Journal({folder!r}, group_commit=True)
+journal.open()
+journal.append("start", seed=0)
+for eid in range(3):
+    journal.append("submit", eval_id=eid, attempt=0, params={{"x": 0.5}}, x=[0.5], t_submit=0.0)
+assert (journal.fsyncs, journal.uncommitted) == (0, 4)
+journal.commit()
+journal.commit()  # nothing new since: no second fsync
+assert (journal.fsyncs, journal.uncommitted) == (1, 0)
+journal.append("result", eval_id=0, status="ok", value=1.0, t_start=0.0, t_end=1.0, final=True)
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_a_group_commit_is_one_fsync_and_a_killed_writer_loses_no_record_it_wrote(tmp_path):
+    proc = subprocess.run([sys.executable, "-c", GROUP_WRITER.format(folder=str(tmp_path))], capture_output=True)
+    assert proc.returncode == -9, proc.stderr.decode()  # the asserts inside held, then the kill
+    records, damaged = read_records(tmp_path / JOURNAL)
+    # The uncommitted result is in the file: only a crash of the machine could lose it.
+    assert [r["event"] for r in records] == ["start", "submit", "submit", "submit", "result"] and not damaged
+    with Journal(tmp_path, group_commit=True) as j:  # a clean close commits what was written
+        j.append("end", t=1.0, reason="done", wall_time=1.0)
+        assert (j.fsyncs, j.uncommitted) == (0, 1)
+    assert j.fsyncs == 1 and read_records(tmp_path / JOURNAL)[0][-1]["event"] == "end"
