@@ -20,6 +20,7 @@ from bench.debug import apply_debug
 from bench.errors import UserError
 from bench.executors.base import Executor
 from bench.objective import Objective
+from bench.schedulers import Scheduler
 from bench.schema import check_known_keys
 from bench.strategies.base import Strategy
 
@@ -39,6 +40,8 @@ class Parts:
     executor: Executor
     #: the carbon meters, from the ``carbon:`` config parsed once (off without a ``carbon:`` node).
     meters: Meters
+    #: how far each evaluation runs (``scheduler:``, bench/schedulers); None: the full resource.
+    scheduler: Scheduler | None = None
 
 
 def check_top_level(cfg: DictConfig) -> None:
@@ -141,9 +144,26 @@ def build(cfg: DictConfig, validate: bool = True) -> Parts:
     node = cfg.get("carbon")
     carbon = parse_carbon_config(node) if node is not None else None  # once per run; UserError naming the field
     meters = Meters(carbon, simulated=executor.simulated)  # nothing started yet
+    scheduler = build_scheduler(cfg, objective)
     if validate:
         objective.validate()  # e.g. data files present and well-formed, before any evaluation
-    return Parts(objective, strategy, executor, meters)
+    return Parts(objective, strategy, executor, meters, scheduler)
+
+
+def build_scheduler(cfg: DictConfig, objective: Objective) -> Scheduler | None:
+    """The ``scheduler:`` node built, and checked against the objective's resource; None for scheduler=none."""
+    node = cfg.get("scheduler")
+    if node is None:
+        return None
+    if not isinstance(node, DictConfig) or "_target_" not in node:
+        raise UserError("scheduler: no scheduler selected (use scheduler=asha, hyperband or none)")
+    scheduler = _instantiate("scheduler", node)
+    if not isinstance(scheduler, Scheduler):
+        raise UserError(f"scheduler: {node._target_} is not a bench.schedulers.Scheduler")
+    from bench.schedulers.hook import Schedule
+
+    Schedule(scheduler, objective, int(cfg.seed), simulated=False)  # the checks a run makes, before any work
+    return scheduler
 
 
 def config_for_compare(cfg: DictConfig) -> dict[str, Any]:
@@ -151,7 +171,10 @@ def config_for_compare(cfg: DictConfig) -> dict[str, Any]:
     plain = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=False)
     assert isinstance(plain, dict)
     dropped = (*RESUMABLE_CHANGES, "hydra")
-    return {str(key): value for key, value in plain.items() if key not in dropped}
+    out = {str(key): value for key, value in plain.items() if key not in dropped}
+    if out.get("scheduler", ...) is None:  # scheduler=none: the config (and its hash) as before schedulers
+        del out["scheduler"]
+    return out
 
 
 def config_hash(plain: dict[str, Any]) -> str:

@@ -32,6 +32,7 @@ from bench.resume import settings_of
 from bench.run_folder import git_commit, versions, write_summary
 from bench.run_folder.results_file import ResultsFile
 from bench.run_folder.state import EvalState, RunState
+from bench.schedulers.hook import Schedule
 from bench.seeding import eval_seed
 
 #: summary.json is rewritten once this many more evaluations have finished since it last was...
@@ -110,6 +111,10 @@ class Driver:
         self.objective = self.parts.objective
         self.strategy = self.parts.strategy
         self.executor = self.parts.executor
+        scheduler = self.parts.scheduler  # bench/schedulers: evaluations run in segments, one per rung
+        self.schedule = (
+            None if scheduler is None else Schedule(scheduler, self.objective, int(cfg.seed), self.executor.simulated)
+        )
         self.space = self.objective.space
         self.workers = int(cfg.workers)
         self.mode = str(cfg.mode)
@@ -149,6 +154,8 @@ class Driver:
                 "about an evaluation never submitted",
                 "record(s) about eval_id {ids}, never submitted (a damaged submit record), into {aside}",
             )
+            if self.schedule is not None:
+                self.schedule.restore(records)  # the rungs reached so far: a resumed run keeps its schedule
             self._start_or_resume(records)
             with self._gate.installed():
                 try:
@@ -277,7 +284,10 @@ class Driver:
             if self.executor.running == 0:
                 break
             self._end_wake_up()
-            for outcome in self.executor.wait(first=self.mode == "async"):
+            outcomes = self.executor.wait(first=self.mode == "async")
+            if self.schedule is not None:
+                self.schedule.observe(outcomes)  # one wait's segments are decided on the same data
+            for outcome in outcomes:
                 self._record(outcome)
         if self.stop_reason == "running":
             self.stop_reason = "done"
@@ -327,6 +337,8 @@ class Driver:
 
     def _dispatch(self, ev: EvalState, attempt: int) -> None:
         task = Task(ev.eval_id, dict(ev.params), eval_seed(int(self.cfg.seed), ev.eval_id), attempt)
+        if self.schedule is not None:
+            task.resume_from, task.fidelity = self.schedule.span(ev.eval_id)
         with self._gate.held():  # a job that started has its id journaled, so a resume follows it
             self.executor.submit(task)
             job_id = self.executor.job_id(ev.eval_id)
@@ -336,13 +348,20 @@ class Driver:
 
     def _record(self, outcome: Outcome) -> None:
         retry = outcome.retryable and outcome.attempt < self.retries
-        self._log("result", **outcome.to_json(), final=not retry)
+        extra: dict[str, Any] = {}
+        if self.schedule is not None and not retry:
+            ended = self.schedule.segment_ended(outcome, self._log)
+            if ended is None:  # it goes on to its next rung
+                self._dispatch(self.state.evals[outcome.eval_id], outcome.attempt)
+                return
+            outcome, extra = ended
+        self._log("result", **outcome.to_json(), **extra, final=not retry)
         if retry:
             self._submit(self.state.evals[outcome.eval_id], attempt=outcome.attempt + 1)
             return
         best = self.state.best()
         finals = self.state.finals()
-        failed = sum(f.get("status") != "ok" for f in finals)
+        failed = sum(f.get("status") not in ("ok", "stopped") for f in finals)
         self._progress.update(len(finals), failed, self.state.final(best.eval_id)["value"] if best else None)
         if len(finals) == self.fail_fast:  # once, when the k-th evaluation finishes
             kind = failing_from_the_start(finals, self.fail_fast)
@@ -445,7 +464,7 @@ class Driver:
             "clock": "simulated" if self.executor.simulated else "wall",
             "status": self.stop_reason,
             "n_evals": len(finals),
-            "n_failed": sum(f["status"] != "ok" for f in finals),
+            "n_failed": sum(f["status"] not in ("ok", "stopped") for f in finals),
             "first_failure": failure[0] if failure else None,  # e.g. "ValueError: boom"
             "first_failure_count": failure[1] if failure else 0,  # how many failed that same way
             "n_in_flight": len(st.in_flight()),

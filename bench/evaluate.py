@@ -18,7 +18,7 @@ from contextvars import ContextVar
 from typing import Any, Protocol
 
 from bench.guard import Guard
-from bench.objective import Evaluation, Objective
+from bench.objective import Evaluation, Objective, Reporter, reset_reporter, set_reporter
 from bench.records import DIVERGED, ERROR, INVALID, OK, TIMEOUT, Outcome, Task
 
 _CURRENT_TASK: ContextVar[Task | None] = ContextVar("bobench_current_task", default=None)
@@ -146,6 +146,9 @@ def evaluate(
     if meter is not None:
         meter.start()
     token = _CURRENT_TASK.set(task)
+    # a scheduled segment (bench/schedulers) runs up to task.fidelity and its reports are kept
+    rep = None if task.fidelity is None else Reporter(task.resume_from, task.fidelity, record=True)
+    rep_token = None if rep is None else set_reporter(rep)
     guard = Guard(timeout_s)
     try:
         with guard:
@@ -161,6 +164,8 @@ def evaluate(
             status, value, metrics, message = ERROR, None, {}, _describe(exc)
     finally:
         _CURRENT_TASK.reset(token)
+        if rep_token is not None:
+            reset_reporter(rep_token)
     message = safe_text(message) if message is not None else None
     t_end = time.time()
     energy_kwh = co2_kg = method = None
@@ -179,4 +184,5 @@ def evaluate(
         energy_kwh=energy_kwh,
         co2_kg=co2_kg,
         carbon_method=method,
+        reports=[] if rep is None else rep.reports,
     )

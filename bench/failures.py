@@ -2,7 +2,8 @@
 
 An evaluation "failed the same way" as another when both have the same status and the same
 first line of message (``ValueError: lr must be positive``; the traceback below it differs).
-A diverged value (NaN, inf) is a result the strategy learns from, not a failure here.
+A diverged value (NaN, inf) is a result the strategy learns from, not a failure here, nor is an
+evaluation a scheduler stopped early (``stopped``).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from bench.records import DIVERGED, ERROR, OK
+from bench.records import DIVERGED, ERROR, OK, STOPPED
 
 
 class RunFailed(Exception):
@@ -20,7 +21,7 @@ class RunFailed(Exception):
 def failure_kind(final: dict[str, Any]) -> str | None:
     """How a finished evaluation failed (``ValueError: boom``, ``timeout: ...``), or None if it did not."""
     status = final.get("status")
-    if status in (OK, DIVERGED):
+    if status in (OK, DIVERGED, STOPPED):  # stopped early by a scheduler: not a failure either
         return None
     message = str(final.get("message") or "").strip()
     first = message.splitlines()[0].strip() if message else ""

@@ -14,12 +14,20 @@ What the harness reads from an objective besides its value:
   Regret uses it instead of ``value`` wherever an evaluation reports it, so noise never makes
   regret look better than it is. Objectives without noise leave it out.
 - ``cost(params)``: a duration model for the simulated clock (``executor.duration=cost``).
+- ``fidelity`` and :func:`reporter`: an objective that can be run for less than its full resource
+  (epochs, iterations, a fidelity in [0, 1]) says so in ``fidelity``; a scheduler
+  (``scheduler=asha``, :mod:`bench.schedulers`) then runs it in segments, each up to
+  ``reporter().stop``, and the objective reports intermediate values with
+  ``reporter().report(step, value)``. Outside a scheduled evaluation :func:`reporter` is a no-op
+  that asks for the full resource, so an objective written this way runs as before.
 """
 
 from __future__ import annotations
 
 import abc
+import time
 from collections.abc import Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,6 +48,83 @@ class Evaluation:
     metrics: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Fidelity:
+    """The resource an objective can be run for less of (epochs, iterations, a fidelity level).
+
+    Attributes:
+        name: what the resource is called in reports and results (``epochs``, ``iterations``...).
+        minimum: the smallest amount it can be run for (its first report).
+        maximum: its full amount: what an evaluation without a scheduler runs.
+        integer: whether amounts are whole numbers (epochs) or any number in range (a fidelity).
+        checkpoints: whether a segment continues from where the previous one of the same
+            evaluation stopped (a checkpoint); if not, every segment starts over from 0, and the
+            simulated clock charges it so.
+    """
+
+    name: str
+    minimum: float
+    maximum: float
+    integer: bool = False
+    checkpoints: bool = False
+
+
+@dataclass
+class Report:
+    """One intermediate value an evaluation reported at ``step`` of its resource, ``elapsed_s`` real seconds in."""
+
+    step: float
+    value: float | None
+    metrics: dict[str, Any] = field(default_factory=dict)
+    elapsed_s: float = 0.0
+
+
+class Reporter:
+    """What a scheduled evaluation runs for, and where it reports as it goes.
+
+    Attributes:
+        start: the amount of resource done by earlier segments of this evaluation (0 for a fresh
+            one); an objective whose ``fidelity.checkpoints`` is true resumes from there.
+        stop: the amount to run up to; None means the objective's full resource.
+        reports: what :meth:`report` collected (none for the no-op reporter).
+    """
+
+    def __init__(self, start: float = 0.0, stop: float | None = None, record: bool = False):
+        self.start = float(start)
+        self.stop = None if stop is None else float(stop)
+        self.record = record
+        self.reports: list[Report] = []
+        self._t0 = time.perf_counter()
+
+    def until(self, maximum: float) -> float:
+        """The amount to run up to, ``maximum`` (the full resource) when no scheduler set one."""
+        return float(maximum) if self.stop is None else min(self.stop, float(maximum))
+
+    def report(self, step: float, value: float, **metrics: Any) -> None:
+        """Records an intermediate ``value`` after ``step`` units of the resource (a no-op unscheduled)."""
+        if self.record:
+            elapsed = time.perf_counter() - self._t0
+            self.reports.append(Report(float(step), None if value is None else float(value), dict(metrics), elapsed))
+
+
+_NO_OP = Reporter()
+_REPORTER: ContextVar[Reporter] = ContextVar("bobench_reporter", default=_NO_OP)
+
+
+def reporter() -> Reporter:
+    """The reporter of the evaluation running in this thread (a no-op, full resource, outside one)."""
+    return _REPORTER.get()
+
+
+def set_reporter(rep: Reporter) -> Any:
+    """Installs ``rep`` for the evaluation about to run; returns the token :func:`reset_reporter` takes."""
+    return _REPORTER.set(rep)
+
+
+def reset_reporter(token: Any) -> None:
+    _REPORTER.reset(token)
+
+
 class Objective(abc.ABC):
     """Base class of every objective.
 
@@ -50,10 +135,12 @@ class Objective(abc.ABC):
         name: shown in the progress bar, the summary and the report.
         optimum: the known minimum of ``value`` for regret, or None (see the module's docstring).
         space: the search space; strategies see its unit cube.
+        fidelity: the resource it can be run for less of, or None (it cannot: no scheduler applies).
     """
 
     name: str = "objective"
     optimum: float | None = None
+    fidelity: Fidelity | None = None
 
     def __init__(self, space: Mapping[str, Any] | Space, name: str | None = None):
         self.space = space if isinstance(space, Space) else Space.from_config(_plain(space))
@@ -96,6 +183,17 @@ class Objective(abc.ABC):
     def cost(self, params: dict[str, Any]) -> float | None:
         """An optional duration model (seconds) for the simulated clock; None if there is none."""
         return None
+
+    def cost_at(self, params: dict[str, Any], amount: float) -> float | None:
+        """The simulated seconds of running ``params`` from 0 up to ``amount`` of its resource.
+
+        The default scales :meth:`cost` (the full resource's) by ``amount / fidelity.maximum``;
+        None where there is no cost model or no fidelity.
+        """
+        full = self.cost(params)
+        if full is None or self.fidelity is None:
+            return full
+        return float(full) * float(amount) / float(self.fidelity.maximum)
 
 
 def _plain(obj: Any) -> Any:

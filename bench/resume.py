@@ -37,7 +37,7 @@ TRUSTED = ("bench", "objectives", "sklearn", "torch", "torchvision", "botorch", 
 #: The settings a resume may change (the rest of the config is the run's own).
 SETTINGS = ("budget", "retries", "progress", "fail_fast")
 #: Top-level keys that name a config group: not changeable on resume.
-GROUPS = ("objective", "strategy", "executor", "carbon", "arm", "experiment", "debug")
+GROUPS = ("objective", "strategy", "executor", "carbon", "scheduler", "arm", "experiment", "debug")
 #: Keys of the command line that say how to resume, not what the run is.
 CONTROL = ("resume", "force", "trust")
 

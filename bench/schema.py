@@ -63,6 +63,8 @@ class RunConf:
     strategy: Any = MISSING
     executor: Any = MISSING
     carbon: Any = None
+    # how far each evaluation runs (bench/schedulers: asha, hyperband); null (scheduler=none): the full resource
+    scheduler: Any = None
     seed: int = 0
     workers: int = 1
     mode: str = "sync"
@@ -93,12 +95,13 @@ def register() -> None:
 
     from bench.carbon import schema as carbon_schema
     from bench.executors import schema as executor_schema
+    from bench.schedulers import schema as scheduler_schema
     from bench.strategies import schema as strategy_schema
     from objectives import schema as objective_schema
 
     store = ConfigStore.instance()
     store.store(group=GROUP, name="run", node=RunConf, provider="bobench")
-    for module in (strategy_schema, executor_schema, objective_schema, carbon_schema):
+    for module in (strategy_schema, executor_schema, objective_schema, carbon_schema, scheduler_schema):
         for name, node in module.SCHEMAS.items():  # each package's schemas, under its GROUP
             store.store(group=module.GROUP, name=name, node=node, provider="bobench")
     _registered = True

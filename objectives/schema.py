@@ -29,6 +29,21 @@ class SyntheticConf:
 
 
 @dataclass
+class MultiFidelityConf:
+    """A multi-fidelity synthetic function (``objectives/multi_fidelity.py``, docs/early-stopping.md)."""
+
+    _target_: str = "objectives.multi_fidelity.MultiFidelitySynthetic"
+    name: str = MISSING
+    function: str = MISSING  # augmented_hartmann | augmented_branin
+    steps: int = 27  # the fidelity grid 1/steps ... 1: where it reports, and its smallest fidelity
+    cost_fixed: float = 0.0  # simulated seconds every evaluation pays once
+    cost_per_fidelity: float = 1.0  # simulated seconds per unit of fidelity (executor.duration=cost)
+    noise_std: float = 0.0
+    sleep_per_fidelity: float = 0.0  # real seconds slept per unit of fidelity run (wall-clock executors)
+    space: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
 class QuadraticConf:
     """A cheap bowl with a known minimum (``objectives/toy.py``)."""
 
@@ -66,6 +81,9 @@ class SklearnConf:
     cv: int | None = None  # k for k-fold cross-validation on the training split instead of the test score
     metric: str = "neg_accuracy"  # or loss: the final training loss (clf.loss_)
     seed_param: str | None = None  # an estimator parameter that receives each evaluation's seed
+    # train by partial_fit and report every this many iterations (up to estimator.max_iter), so that a
+    # scheduler (scheduler=asha) can stop it early; null: one fit (docs/early-stopping.md)
+    report_every: int | None = None
     space: dict[str, Any] = field(default_factory=dict)
 
 
@@ -124,6 +142,7 @@ class CommandConf:
 
 SCHEMAS: dict[str, type] = {
     "synthetic": SyntheticConf,
+    "multi_fidelity": MultiFidelityConf,
     "quadratic": QuadraticConf,
     "faulty": FaultyConf,
     "sklearn": SklearnConf,

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from bench.errors import UserError
-from bench.objective import Evaluation, Objective, to_plain
+from bench.objective import Evaluation, Fidelity, Objective, reporter, to_plain
 from objectives.sklearn_data import check_data_spec, load_data
 
 METRICS = ("neg_accuracy", "loss")
@@ -35,6 +35,11 @@ class SklearnObjective(Objective):
         seed_param: an estimator parameter that receives the evaluation's seed (None: keep the
             configured ``random_state``, as the worksheet does).
         name: a short name for reports.
+        report_every: train by ``partial_fit`` one epoch at a time and score after every this many
+            iterations (an estimator with ``partial_fit`` and ``max_iter``, such as the MLP): the
+            objective then has a fidelity (iterations, up to ``max_iter``) and reports as it goes, so
+            a scheduler (``scheduler=asha``) can stop it early. None (the default): one ``fit``.
+            Nothing is kept between segments: a continued evaluation trains again from the start.
     """
 
     def __init__(
@@ -47,6 +52,7 @@ class SklearnObjective(Objective):
         metric: str = "neg_accuracy",
         seed_param: str | None = None,
         name: str = "sklearn",
+        report_every: int | None = None,
     ):
         super().__init__(space, name)
         self.estimator = dict(to_plain(estimator))
@@ -65,6 +71,22 @@ class SklearnObjective(Objective):
             raise UserError("objective.metric: 'loss' is the training loss and cannot be cross-validated")
         check_data_spec(self.data)
         self._split: tuple[np.ndarray, ...] | None = None
+        self.report_every = report_every
+        if report_every is not None:
+            self.fidelity = self._iterations(report_every)
+
+    def _iterations(self, every: Any) -> Fidelity:
+        """The fidelity of chunked training (``report_every``), checked."""
+        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+            raise UserError(f"objective.report_every: expected an integer >= 1 or null, got {every!r}")
+        max_iter = self.estimator.get("max_iter")
+        if isinstance(max_iter, bool) or not isinstance(max_iter, int) or max_iter < every:
+            raise UserError(
+                f"objective.report_every: needs objective.estimator.max_iter, an integer >= {every}, got {max_iter!r}"
+            )
+        if self.cv is not None:
+            raise UserError("objective.report_every: reports the held-out score; set objective.cv to null")
+        return Fidelity("iterations", minimum=every, maximum=max_iter, integer=True, checkpoints=False)
 
     def setup(self) -> None:
         from sklearn.model_selection import train_test_split
@@ -93,6 +115,8 @@ class SklearnObjective(Objective):
         assert self._split is not None
         X_train, X_test, y_train, y_test = self._split
         model = self._build(params, seed)
+        if self.report_every is not None:
+            return self._in_chunks(model, self._split)
         with warnings.catch_warnings():
             # max_iter is a budget knob: not converging is expected (the worksheet says so).
             warnings.simplefilter("ignore")
@@ -121,4 +145,32 @@ class SklearnObjective(Objective):
             value = -(metrics["cv_accuracy"] if scores is not None else test_acc)
         if loss is not None and not math.isfinite(float(loss)):
             metrics["diverged"] = True
+        return Evaluation(value=value, metrics=metrics)
+
+    def _in_chunks(self, model: Any, split: tuple[np.ndarray, ...]) -> Evaluation:
+        """Trains one epoch per ``partial_fit`` up to the reporter's stop, reporting every ``report_every``."""
+        assert self.report_every is not None and self.fidelity is not None
+        X_train, X_test, y_train, y_test = split
+        rep = reporter()
+        stop = round(rep.until(self.fidelity.maximum))
+        classes = np.unique(y_train)
+        done = 0
+        metrics: dict[str, Any] = {}
+        value = math.nan
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            while done < stop:
+                for _ in range(min(self.report_every, stop - done)):
+                    model.partial_fit(X_train, y_train, classes=classes)
+                done = min(done + self.report_every, stop)
+                loss = float(getattr(model, "loss_", math.nan))
+                metrics = {
+                    "train_accuracy": float(model.score(X_train, y_train)),
+                    "test_accuracy": float(model.score(X_test, y_test)),
+                    "loss": loss,
+                    "iterations": done,
+                }
+                value = loss if self.metric == "loss" else -metrics["test_accuracy"]
+                if done > rep.start:  # a continued evaluation trains again from 0: its earlier steps were reported
+                    rep.report(done, value, **metrics)
         return Evaluation(value=value, metrics=metrics)

@@ -143,6 +143,23 @@ def evaluate_function(function: str, x: np.ndarray) -> float:
         return float(fn.evaluate_true(torch.as_tensor(x, dtype=torch.double).unsqueeze(0))[0])
 
 
+def check_float_space(space: Space, function: str, dim: int) -> None:
+    """Refuses a space that is not ``dim`` floats (the function's arguments), naming the field."""
+    if space.dim != dim:
+        raise UserError(f"objective.space: {function} takes {dim} parameters, the space has {space.dim}")
+    for p in space.params:
+        if p.type != "float":
+            raise UserError(f"objective.space.{p.name}.type: {function} takes floats")
+
+
+def optimum_in(space: Space, optimum: float, optimizers: tuple[tuple[float, ...], ...]) -> float | None:
+    """``optimum`` when one of its minimisers lies in ``space`` (regret is then known), else None."""
+    inside = any(
+        all(p.bounds[0] <= v <= p.bounds[1] for p, v in zip(space.params, opt, strict=True)) for opt in optimizers
+    )
+    return optimum if inside else None
+
+
 class SyntheticObjective(Objective):
     """A synthetic function as an objective.
 
@@ -171,11 +188,7 @@ class SyntheticObjective(Objective):
                 f"objective.function: unknown synthetic function {function!r} (use one of {', '.join(FUNCTIONS)})"
             )
         spec = FUNCTIONS[function]
-        if self.space.dim != spec.dim:
-            raise UserError(f"objective.space: {function} takes {spec.dim} parameters, the space has {self.space.dim}")
-        for p in self.space.params:
-            if p.type != "float":
-                raise UserError(f"objective.space.{p.name}.type: {function} takes floats")
+        check_float_space(self.space, function, spec.dim)
         if (
             isinstance(noise_std, bool)
             or not isinstance(noise_std, int | float)
@@ -185,11 +198,7 @@ class SyntheticObjective(Objective):
             raise UserError(f"objective.noise_std: expected a number >= 0, got {noise_std!r}")
         self.function = function
         self.noise_std = float(noise_std)
-        inside = any(
-            all(p.bounds[0] <= v <= p.bounds[1] for p, v in zip(self.space.params, opt, strict=True))
-            for opt in spec.optimizers
-        )
-        self.optimum = spec.optimum if inside else None
+        self.optimum = optimum_in(self.space, spec.optimum, spec.optimizers)
 
     def __call__(self, params: dict[str, Any], seed: int) -> Evaluation:
         x = np.array([float(params[n]) for n in self.space.names])

@@ -130,11 +130,28 @@ class SimulatedExecutor(Executor):
         self._now += seconds
 
     def sample_duration(self, task: Task) -> float:
-        """The simulated duration of ``task`` (a pure function of the seed and the task)."""
-        if self.distribution is not None:
-            return self.distribution.sample(self.seed, task.eval_id, task.attempt)
+        """The simulated duration of ``task`` (a pure function of the seed and the task).
+
+        A scheduled segment (``task.fidelity`` set, :mod:`bench.schedulers`) lasts its share of
+        the full duration, or ``objective.cost_at`` of its end less that of its start where the
+        objective resumes from a checkpoint (from 0 where it does not).
+        """
         assert self.objective is not None
-        cost: Any = self.objective.cost(dict(task.params))
+        fidelity = self.objective.fidelity
+        start = task.resume_from if fidelity is not None and fidelity.checkpoints else 0.0
+        if self.distribution is not None:
+            full = self.distribution.sample(self.seed, task.eval_id, task.attempt)
+            if task.fidelity is None or fidelity is None:
+                return full
+            return full * (task.fidelity - start) / fidelity.maximum
+        cost: Any
+        if task.fidelity is None:
+            cost = self.objective.cost(dict(task.params))
+        else:
+            cost = self.objective.cost_at(dict(task.params), task.fidelity)
+            if start > 0 and isinstance(cost, int | float):
+                before = self.objective.cost_at(dict(task.params), start)
+                cost = cost - (before if isinstance(before, int | float) else 0.0)
         if isinstance(cost, bool) or not isinstance(cost, int | float) or not cost >= 0:
             raise UserError(f"executor.duration: {self.objective.name}.cost returned {cost!r}, not a duration >= 0")
         return float(cost)

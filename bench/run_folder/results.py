@@ -31,6 +31,9 @@ if TYPE_CHECKING:
 #: Prefixes of the columns named after the search space's parameters and the objective's metrics.
 PARAM = "param."
 METRIC = "metric."
+#: The column of a scheduled run (``scheduler=asha``): the resource each evaluation reached (epochs,
+#: iterations, a fidelity level); absent from an unscheduled run's results.csv.
+FIDELITY = "fidelity"
 
 
 @dataclass(frozen=True)
@@ -45,7 +48,7 @@ class Column:
 #: Before the ``param.*`` and ``metric.*`` columns.
 HEAD = (
     Column("eval_id", "int", "the evaluation's id, in the order points were proposed"),
-    Column("status", "text", "ok, diverged, error, invalid, crashed, timeout, cancelled or lost"),
+    Column("status", "text", "ok, diverged, error, invalid, crashed, timeout, cancelled, lost or stopped"),
     Column("value", "float", "the value to minimise (empty unless ok)"),
 )
 #: After the ``param.*`` and ``metric.*`` columns.
@@ -103,6 +106,8 @@ class RowMaker:
         duration = (t_end - t_start) if isinstance(t_start, int | float) and isinstance(t_end, int | float) else None
         optimum = self.optimum
         row: dict[str, Any] = {"eval_id": ev.eval_id, "status": fin.get("status"), "value": value}
+        if "fidelity" in fin:  # a scheduled run's (bench/schedulers): the resource the evaluation reached
+            row[FIDELITY] = fin["fidelity"]
         row.update({f"{PARAM}{k}": v for k, v in ev.params.items()})
         row.update({f"{METRIC}{k}": v for k, v in metrics.items()})
         row.update(
@@ -135,7 +140,8 @@ def results_columns(rows: Iterable[dict[str, Any]]) -> list[str]:
     rows = list(rows)
     params = list(dict.fromkeys(k for r in rows for k in r if k.startswith(PARAM)))
     metrics = sorted(dict.fromkeys(k for r in rows for k in r if k.startswith(METRIC)))
-    return [*FIXED_COLUMNS, *params, *metrics, *TAIL_COLUMNS]
+    fidelity = [FIDELITY] if any(FIDELITY in r for r in rows) else []
+    return [*FIXED_COLUMNS, *fidelity, *params, *metrics, *TAIL_COLUMNS]
 
 
 def cell(v: Any) -> Any:

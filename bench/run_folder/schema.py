@@ -177,6 +177,36 @@ EVENTS: dict[str, tuple[Field, ...]] = {
         Field("co2_kg", NUMBER_OR_NULL, _or_none(_number)),
         Field("carbon_method", TEXT_OR_NULL, _or_none(_str)),
         Field("final", "true or false", _bool),
+        # under a scheduler (bench/schedulers): the resource the evaluation reached
+        Field("fidelity", NUMBER_OR_NULL, _or_none(_number)),
+    ),
+    # Under a scheduler: an intermediate value a segment reported at ``step`` of the resource.
+    "report": (
+        Field("eval_id", COUNT, _count, required=True),
+        Field("attempt", COUNT, _count),
+        Field("step", NUMBER, _number, required=True),
+        Field("value", NUMBER_OR_NULL, _or_none(_number)),
+        Field("t", NUMBER_OR_NULL, _or_none(_number)),
+        Field("metrics", "a mapping", _dict),
+    ),
+    # Under a scheduler: a segment reached rung ``rung`` of ``bracket`` (resource ``fidelity``) with
+    # ``value``, and the decision: continue (its next segment runs), stop (status stopped) or done
+    # (the top rung). Times, energy and ``resource`` (what the segment computed) are the segment's.
+    "rung": (
+        Field("eval_id", COUNT, _count, required=True),
+        Field("attempt", COUNT, _count),
+        Field("bracket", COUNT, _count, required=True),
+        Field("rung", COUNT, _count, required=True),
+        Field("resume_from", NUMBER, _number),
+        Field("fidelity", NUMBER, _number, required=True),
+        Field("resource", NUMBER, _number),
+        Field("value", "a finite number", _finite, required=True),
+        Field("decision", "continue, stop or done", lambda v: v in ("continue", "stop", "done"), required=True),
+        Field("worker", TEXT_OR_NULL, _or_none(_str)),
+        Field("t_start", NUMBER_OR_NULL, _or_none(_number)),
+        Field("t_end", NUMBER_OR_NULL, _or_none(_number)),
+        Field("energy_kwh", NUMBER_OR_NULL, _or_none(_number)),
+        Field("co2_kg", NUMBER_OR_NULL, _or_none(_number)),
     ),
     # The run stopped (``reason``: done, budget.*, interrupted (...), failed (...)).
     "end": (

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.records import DIVERGED, OK
+from bench.records import DIVERGED, OK, STOPPED
 from bench.run_folder.schema import check_record
 from bench.strategies.base import History
 
@@ -112,6 +112,8 @@ class RunState:
             else:
                 ev.failed_attempts.append(rec)
             self.last_t = max(self.last_t, _num(rec.get("t_end")))
+        elif event == "rung":  # a scheduled evaluation's segment ended (bench/schedulers)
+            self.last_t = max(self.last_t, _num(rec.get("t_end")))
 
     # -- views -----------------------------------------------------------------------------
     @property
@@ -144,7 +146,7 @@ class RunState:
                 continue
             ev, final = self.evals[eid], self.final(eid)
             status = final["status"]
-            if status == OK:
+            if status in (OK, STOPPED):  # stopped early: its value at the resource it reached
                 ok_x.append(ev.x)
                 ok_y.append(float(final["value"]))
             elif status == DIVERGED:
