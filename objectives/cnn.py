@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from bench.errors import UserError
-from bench.objective import Evaluation, Objective, to_plain
+from bench.objective import Evaluation, Fidelity, Objective, reporter, to_plain
 from bench.space import Space
 from objectives.datasets import (
     DATASETS,
@@ -296,6 +296,8 @@ class CNNObjective(Objective):
         }
         self.defaults = {k: check_hyperparameter(f"objective.{k}", k, v) for k, v in given.items()}
         _check_space(self.space)
+        if "epochs" not in self.space.names:  # epochs are the resource a scheduler (scheduler=asha) spends
+            self.fidelity = Fidelity("epochs", minimum=1, maximum=float(self.defaults["epochs"] or 1), integer=True)
         self.shape: DataShape | None = None
         if dataset == "digits" or not download or files_present(dataset, Path(self.root)):
             self.shape = self._check_shape(check_files(dataset, Path(self.root)))
@@ -434,7 +436,8 @@ class CNNObjective(Objective):
             "n_val": len(data["val"][0]),
             "device": str(device),
         }
-        for epoch in range(hp["epochs"]):
+        rep = reporter()  # under a scheduler: how many epochs to run, and where each epoch's value goes
+        for epoch in range(round(rep.until(hp["epochs"]))):
             t0 = time.perf_counter()
             model.train()
             perm = torch.randperm(n, generator=order_rng).to(device)
@@ -457,6 +460,8 @@ class CNNObjective(Objective):
             metrics["val_loss"].append(val_loss)
             metrics["val_accuracy"].append(val_accuracy)
             metrics["epoch_seconds"].append(time.perf_counter() - t0)
+            if epoch + 1 > rep.start:  # a continued evaluation trains again from 0
+                rep.report(epoch + 1, val_loss if self.metric == "val_loss" else -val_accuracy, val_loss=val_loss)
             if not (math.isfinite(train_loss) and math.isfinite(val_loss)):
                 metrics["diverged_epoch"] = epoch + 1
                 return Evaluation(value=math.nan, metrics=metrics)

@@ -153,3 +153,15 @@ def test_report_every_needs_max_iter(tmp_path):
     proc = run_cli("objective=mlp", "objective.report_every=1000", "scheduler=asha", cwd=tmp_path)
     assert proc.returncode == 2
     assert "objective.report_every: needs objective.estimator.max_iter, an integer >= 1000, got 100" in proc.stderr
+
+
+def test_the_cnn_reports_every_epoch_and_asha_stops_it(tmp_path):
+    run_cli(
+        "objective=cnn", "objective.dataset=digits", "objective.epochs=4", "objective.max_train_images=300",
+        "strategy=random", "scheduler=asha", "scheduler.eta=2", "budget.evaluations=5", "carbon=off",
+        "hydra.run.dir=run", cwd=tmp_path, check=True,
+    )  # fmt: skip
+    finals = check_schedule(tmp_path / "run", [1, 2, 4])
+    assert {f["status"] for f in finals.values()} == {"ok", "stopped"}
+    for f in finals.values():  # a continued evaluation trained again from epoch 1: its metrics say so
+        assert len(f["metrics"]["val_accuracy"]) == f["fidelity"]
