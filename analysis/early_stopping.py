@@ -13,11 +13,12 @@ value the full-fidelity run reached by the end of its budget, and for each run o
   decisions' CO2 (``decision_co2_kg`` of the points proposed by then): a scheduler that starts
   more evaluations asks the strategy more often, and that is charged.
 
-The ratios compare the scheduled run at its ``t_reach`` with the full-fidelity run at its own
-``t_reach`` (when it first had its final value: the conservative comparison) and at its end (all
-it spent). A scheduled run that never reaches the target is shown as not reached, with what it
-spent in all. The median row takes every pair, counting a run that did not reach as infinitely
-costly (so a median over pairs where half did not reach is "not reached").
+Beside them, each scheduled run's own final best. The ratios compare the scheduled run at its
+``t_reach`` with the full-fidelity run at its own ``t_reach`` (when it first had its final
+value: the conservative comparison) and at its end (all it spent). A scheduled run that never
+reaches the target is shown as not reached, with what it spent in all. The median row takes
+every pair, counting a run that did not reach as infinitely costly (so a median over pairs
+where half did not reach is "not reached").
 
 Command: ``python -m analysis.early_stopping DIR [DIR ...]`` (run folders, or multirun folders
 holding them; docs/early-stopping.md).
@@ -130,6 +131,7 @@ class Pair:
         t_sched = reach_time(self.scheduled, target)
         sched = spent_by(self.scheduled.records, t_sched if t_sched is not None else end_time(self.scheduled))
         reached = t_sched is not None
+        sched_curve = best_curve(self.scheduled)
 
         def ratio(a: float, b: float) -> float:
             return a / b if reached and b > 0 else math.inf
@@ -146,6 +148,7 @@ class Pair:
             "sched_t_reach": sched.t if reached else math.nan,
             "sched_compute": sched.compute,
             "sched_co2_g": sched.co2_kg * 1000,
+            "sched_best_end": sched_curve[-1][1] if sched_curve else math.nan,
             "compute_vs_full_reach": ratio(sched.compute, full_reach.compute),
             "compute_vs_full_end": ratio(sched.compute, full_end.compute),
             "time_vs_full_reach": ratio(sched.t, full_reach.t),
@@ -205,6 +208,7 @@ COLUMNS = (
     ("full_t_reach", "full: time to it", "{:.2f}"),
     ("full_compute_reach", "full: compute to it (worker-s)", "{:.2f}"),
     ("full_compute_end", "full: compute in all", "{:.2f}"),
+    ("sched_best_end", "scheduled: its final best", "{:.4f}"),
     ("sched_t_reach", "scheduled: time to it", "{:.2f}"),
     ("sched_compute", "scheduled: compute to it", "{:.2f}"),
     ("compute_vs_full_reach", "compute / full's to it", "{:.3f}"),
@@ -231,7 +235,12 @@ def table(rows: Sequence[dict[str, Any]]) -> str:
     for scheduler in dict.fromkeys(r["scheduler"] for r in rows):
         mine = [r for r in rows if r["scheduler"] == scheduler]
         for r in mine:
-            lines.append("| " + " | ".join(_cell(r[k], fmt) for k, _, fmt in COLUMNS) + " |")
+            cells = [_cell(r[k], fmt) for k, _, fmt in COLUMNS]
+            if not r["reached"]:  # what it spent in all, never reaching the target
+                cells[[k for k, _, _ in COLUMNS].index("sched_compute")] = (
+                    f"not reached ({r['sched_compute']:.2f} in all)"
+                )
+            lines.append("| " + " | ".join(cells) + " |")
         med: dict[str, Any] = {k: median([r[k] for r in mine]) for k, _, _ in COLUMNS[2:]}
         med.update(pair=f"**median of {len(mine)}**", scheduler=scheduler)
         reached = sum(r["reached"] for r in mine)

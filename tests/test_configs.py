@@ -21,7 +21,7 @@ def cheap(compose, *overrides: str):
     return compose(*overrides, "+debug=fast")
 
 
-@pytest.mark.parametrize("group", ["objective", "strategy", "executor", "experiment", "arm", "carbon"])
+@pytest.mark.parametrize("group", ["objective", "strategy", "executor", "experiment", "arm", "carbon", "scheduler"])
 def test_every_option_composes(compose, group):
     for name in options(group):
         cfg = compose(f"{group}={name}")
@@ -72,6 +72,13 @@ def test_every_experiment_runs_a_few_evaluations(compose, tmp_path, experiment):
     cfg = cheap(compose, f"experiment={experiment}", "budget.evaluations=3")
     summary = Driver(cfg, tmp_path / "run").run()
     assert summary["n_evals"] == 3
+
+
+@pytest.mark.parametrize("scheduler", [s for s in options("scheduler") if s != "none"])
+def test_every_scheduler_runs_on_a_multi_fidelity_objective(compose, tmp_path, scheduler):
+    cfg = cheap(compose, "objective=branin_mf", "strategy=random", f"scheduler={scheduler}", "budget.evaluations=6")
+    summary = Driver(cfg, tmp_path / "run").run()
+    assert summary["n_evals"] == 6 and summary["n_failed"] == 0
 
 
 def test_debug_fast_shrinks_where_each_part_has_the_option(compose):
