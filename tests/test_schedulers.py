@@ -169,3 +169,62 @@ def test_reporter_is_a_no_op_asking_for_the_full_resource_outside_a_scheduled_ev
     assert scheduled.until(8) == 3 and [(r.step, r.value, r.metrics) for r in scheduled.reports] == [
         (2, 0.4, {"loss": 1.0})
     ]
+
+
+def schedule_for(scheduler, steps: int = 9):
+    from bench.schedulers.hook import Schedule
+    from objectives.multi_fidelity import MultiFidelitySynthetic
+
+    space = {f"x{i}": {"type": "float", "low": 0.0, "high": 1.0} for i in range(1, 7)}
+    objective = MultiFidelitySynthetic(space, function="augmented_hartmann", steps=steps)
+    return Schedule(scheduler, objective, seed=0, simulated=True)
+
+
+def segment(eval_id, value, t_start, t_end, status="ok", kwh=1.0):
+    from bench.records import Outcome
+
+    return Outcome(eval_id, status, value, t_start=t_start, t_end=t_end, energy_kwh=kwh, co2_kg=kwh / 2)
+
+
+def test_a_stopped_evaluation_sums_its_segments_and_a_failed_one_ends_where_it_failed():
+    schedule = schedule_for(ASHA(eta=3))
+    log_ = []
+
+    def log(event, **fields):
+        log_.append({"event": event, **fields})
+        return log_[-1]
+
+    for eid, value in enumerate([-2.0, -3.0]):  # at 1/9: the first alone goes on, the second is below -3 + 2/3
+        assert schedule.span(eid) == (0.0, pytest.approx(1 / 9))
+        schedule.observe([segment(eid, value, 0.0, 1 / 9)])
+        assert schedule.segment_ended(segment(eid, value, 0.0, 1 / 9), log) is None
+    # at 1/3: evaluation 0 (-3.1) goes on alone; evaluation 1 (-2.1, above -3.1 + 1/3) stops, its result
+    # spanning both its segments
+    assert schedule.span(1) == (pytest.approx(1 / 9), pytest.approx(1 / 3))
+    schedule.observe([segment(0, -3.1, 1 / 9, 1 / 3)])
+    assert schedule.segment_ended(segment(0, -3.1, 1 / 9, 1 / 3), log) is None
+    schedule.span(1)
+    schedule.observe([segment(1, -2.1, 1 / 9, 1 / 3)])
+    final, extra = schedule.segment_ended(segment(1, -2.1, 1 / 9, 1 / 3), log)
+    assert final.status == "stopped" and final.value == -2.1 and extra == {"fidelity": pytest.approx(1 / 3)}
+    assert final.t_start == 0.0 and final.energy_kwh == pytest.approx(2.0) and final.co2_kg == pytest.approx(1.0)
+    rungs = [r for r in log_ if r["event"] == "rung"]
+    assert [(r["eval_id"], r["rung"], r["decision"]) for r in rungs] == [
+        (0, 0, "continue"),
+        (1, 0, "continue"),
+        (0, 1, "continue"),
+        (1, 1, "stop"),
+    ]
+    assert [r["resource"] for r in rungs] == pytest.approx([1 / 9, 1 / 9, 2 / 9, 2 / 9])  # it resumes: no recompute
+    # evaluation 0 fails on its way to 1: the error ends it, at the rung it had reached, with every segment's energy
+    schedule.span(0)
+    failed = segment(0, None, 1 / 3, 0.5, status="error")
+    schedule.observe([failed])
+    final, extra = schedule.segment_ended(failed, log)
+    assert final.status == "error" and extra == {"fidelity": pytest.approx(1 / 3)}
+    assert final.energy_kwh == pytest.approx(3.0) and final.t_start == 0.0
+    # and a schedule rebuilt from these records stands where this one does
+    again = schedule_for(ASHA(eta=3))
+    again.restore(log_)
+    assert again.scheduler.position == schedule.scheduler.position
+    assert again.so_far[1].energy_kwh == pytest.approx(2.0)

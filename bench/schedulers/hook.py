@@ -99,12 +99,13 @@ class Schedule:
     # -- the driver's calls -----------------------------------------------------------------------
     def span(self, eval_id: int) -> tuple[float, float]:
         """``(resume_from, fidelity)`` of the segment to dispatch for ``eval_id``."""
-        span = self.scheduler.span(eval_id)
-        self._spans[eval_id] = span
-        return span
+        return self.scheduler.span(eval_id)
 
     def observe(self, outcomes: Iterable[Outcome]) -> None:
         """Decides, on the same data, every ok segment one ``wait`` returned."""
+        outcomes = list(outcomes)
+        for o in outcomes:  # the segments that ended, before the decisions move their evaluations on
+            self._spans[o.eval_id] = self.scheduler.span(o.eval_id)
         batch = [(o.eval_id, float(o.value)) for o in outcomes if o.status == OK and o.value is not None]
         for decision in self.scheduler.decide(batch):
             self._decided[decision.trial] = decision
@@ -117,7 +118,7 @@ class Schedule:
             as its final result and the result record's extra fields (``fidelity``).
         """
         eid = outcome.eval_id
-        start, stop = self._spans.get(eid, self.scheduler.span(eid))
+        start, stop = self._spans.pop(eid) if eid in self._spans else self.scheduler.span(eid)
         self._log_reports(outcome, start, stop, log)
         so_far = self.so_far.setdefault(eid, SoFar())
         resource = stop - start if self.fidelity.checkpoints and start > 0 else stop
