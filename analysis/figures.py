@@ -124,12 +124,15 @@ def convergence_plot(
     min_seeds: int | None = None,
     notes: list[str] | None = None,
     stats: dict[tuple[str, str], pd.DataFrame] | None = None,
+    center: str = "mean",
 ) -> tuple[Any, list[str]] | None:
     """One objective's best so far (``y="best"``) or simple regret (``"regret"``), unsaved.
 
     A panel per axis with data (evaluations, time, kg CO2e); a step line per strategy (the
     best so far changes only when an evaluation ends), its ± SE band where it has several
-    seeds; a log y axis where the values span more than two decades.
+    seeds; a log y axis where the values span more than two decades. With
+    ``center="median"`` the line is the median over seeds and the band the interquartile range,
+    which a few seeds stuck far away cannot move.
 
     Returns:
         the matplotlib figure and the axes drawn (None when there is nothing to draw).
@@ -147,16 +150,21 @@ def convergence_plot(
     n_seeds = {str(k): int(v) for k, v in obj_runs.groupby("label")["run"].nunique().items()}
     several = any(n > 1 for n in n_seeds.values())
     ylabel = f"best {_value_name(obj_runs)} so far" if y == "best" else "simple regret"
-    log_y = log_scale_suits(np.concatenate([s["mean"].to_numpy(dtype=float) for _, s in panels]))
+    log_y = log_scale_suits(np.concatenate([s[center].to_numpy(dtype=float) for _, s in panels]))
     palette = _palette(list(runs["label"]))
     fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 4.0), squeeze=False, layout="constrained")
     for ax, (axis, s) in zip(axes[0], panels, strict=True):
         for label, g in s.groupby("label", sort=True):
             color = palette[str(label)]
-            xs, m, se = g["x"].to_numpy(), g["mean"].to_numpy(dtype=float), g["se"].to_numpy(dtype=float)
+            xs, m, se = g["x"].to_numpy(), g[center].to_numpy(dtype=float), g["se"].to_numpy(dtype=float)
             n = n_seeds.get(str(label), 0)
             ax.plot(xs, m, color=color, label=f"{label} (n={n})" if several else str(label), drawstyle="steps-post")
-            if np.isfinite(se).any():
+            if center == "median" and n > 1:
+                lo, hi = g["q1"].to_numpy(dtype=float), g["q3"].to_numpy(dtype=float)
+                if log_y:
+                    lo = np.maximum(lo, m * 1e-3)
+                ax.fill_between(xs, lo, hi, color=color, alpha=0.2, step="post", linewidth=0)
+            elif center == "mean" and np.isfinite(se).any():
                 se = np.nan_to_num(se)
                 lo, hi = m - se, m + se
                 if log_y:

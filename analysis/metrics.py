@@ -213,16 +213,19 @@ def curves(frame: pd.DataFrame, runs: pd.DataFrame, axis: str, y: str = "best") 
 
 
 def aggregate(long: pd.DataFrame, min_seeds: int | None = None) -> pd.DataFrame:
-    """Mean ± SE over runs at each grid point, where at least ``min_seeds`` runs (default all)."""
+    """Mean ± SE, median and quartiles over runs at each grid point, where at least ``min_seeds``
+    runs (default all) have a value."""
     out = []
     for (objective, label), df in long.groupby(["objective", "label"], sort=True):
         n_runs = df["run"].nunique()
         need = n_runs if min_seeds is None else min(max(1, min_seeds), n_runs)
         for x, g in df.groupby("x", sort=True):
-            m, se, n = mean_se(g["y"].to_numpy())
+            values = g["y"].to_numpy(dtype=float)
+            m, se, n = mean_se(values)
             if n >= need:
-                out.append((objective, label, x, m, se, n))
-    return pd.DataFrame(out, columns=["objective", "label", "x", "mean", "se", "n"])
+                q1, med, q3 = np.nanpercentile(values, [25, 50, 75])
+                out.append((objective, label, x, m, se, n, med, q1, q3))
+    return pd.DataFrame(out, columns=["objective", "label", "x", "mean", "se", "n", "median", "q1", "q3"])
 
 
 # -- targets ---------------------------------------------------------------------------------

@@ -40,6 +40,7 @@ class AxStrategy(Strategy):
             ``quality``.
         initialization_budget: Sobol trials before BO (None: Ax decides from the space).
         n_initial: the harness's own Sobol design before Ax (0: leave it to Ax).
+        initial_time: the harness's Sobol design until the run's clock reaches this time.
     """
 
     name = "ax"
@@ -52,12 +53,13 @@ class AxStrategy(Strategy):
         method: str = AxConf.method,
         initialization_budget: int | None = AxConf.initialization_budget,
         n_initial: int = AxConf.n_initial,
+        initial_time: float = AxConf.initial_time,
         **unknown: Any,
     ):
         reject_unknown(self.name, unknown)
         if importlib.util.find_spec("ax") is None:
             raise UserError("strategy=ax needs the 'ax' extra: pip install 'bobench[ax]'")
-        super().__init__(space, seed, n_initial=n_initial)
+        super().__init__(space, seed, n_initial=n_initial, initial_time=initial_time)
         checked_method = check_choice("method", method, ("fast", "quality"))
         self.method: Literal["fast", "quality"] = "quality" if checked_method == "quality" else "fast"
         if initialization_budget is not None and (

@@ -16,6 +16,7 @@ import numpy as np
 from bench.errors import UserError
 from bench.seeding import derive_seed
 from bench.space import Space
+from bench.validation import check_nonnegative
 
 
 @dataclass
@@ -60,27 +61,33 @@ class Strategy(abc.ABC):
     Args:
         space: the search space (strategies work on its unit cube, ``space.dim`` wide).
         seed: the run's seed; all randomness derives from it and the history.
+        n_initial: Sobol points first.
+        initial_time: Sobol points until the run's clock reaches this time (seconds of the
+            executor's clock; simulated time units under ``executor=simulated``): an initial
+            design given in time, as Dragonfly's of a few time units.
     """
 
     #: Whether proposals are a pure function of (seed, history, pending, n).
     deterministic: bool = True
 
-    def __init__(self, space: Space, seed: int = 0, n_initial: int = 0):
+    def __init__(self, space: Space, seed: int = 0, n_initial: int = 0, initial_time: float = 0.0):
         if int(n_initial) < 0:
             raise UserError(f"strategy.n_initial: must be >= 0, got {n_initial}")
         self.space = space
         self.seed = int(seed)
         self.n_initial = int(n_initial)
+        self.initial_time = check_nonnegative("initial_time", initial_time)
 
     def propose(self, history: History, pending: np.ndarray, n: int) -> np.ndarray:
         """What the driver calls: the initial design first, then :meth:`ask`.
 
-        The first ``n_initial`` points (counting finished, failed and pending ones) come from
-        a scrambled Sobol sequence seeded by the run's seed; the rest from :meth:`ask`.
+        The first ``n_initial`` points (counting finished, failed and pending ones), and every
+        point proposed before the run's clock reaches ``initial_time`` (``history.elapsed``), come
+        from a scrambled Sobol sequence seeded by the run's seed; the rest from :meth:`ask`.
         May return fewer than ``n`` points when the strategy is exhausted (a finished grid).
         """
         done = history.n_tried + len(pending)
-        n_init = min(max(self.n_initial - done, 0), n)
+        n_init = n if history.elapsed < self.initial_time else min(max(self.n_initial - done, 0), n)
         parts = []
         if n_init:
             parts.append(sobol_points(self.space.dim, self.seed, start=done, n=n_init))

@@ -29,7 +29,8 @@ class ExpectedImprovement(GPStrategy):
         space: the search space.
         seed: the run's seed.
         options: :class:`~bench.strategies.schema.EIOptions` as keywords (the GP options,
-            ``worksheet_prior``, ``mc_samples``).
+            ``worksheet_prior``, ``mc_samples``, ``use_pending``: false looks only at finished
+            evaluations, as Riegler et al. 2026's asynchronous LogEI).
     """
 
     name = "ei"
@@ -38,8 +39,11 @@ class ExpectedImprovement(GPStrategy):
         opts = EIOptions.parse(self.name, options)
         super().__init__(space, seed, opts)
         self.mc_samples = opts.mc_samples
+        self.use_pending = opts.use_pending
 
     def acquire(self, model: SingleTaskGP, X: Tensor, Y: Tensor, pending: Tensor, n: int, t: int) -> Tensor:
+        if not self.use_pending:
+            pending = pending[:0]
         best_f = Y.max()
         if n == 1 and len(pending) == 0:
             return self.maximise(LogExpectedImprovement(model, best_f=best_f))

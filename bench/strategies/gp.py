@@ -400,7 +400,7 @@ class GPStrategy(Strategy):
 
     def __init__(self, space: Space, seed: int = 0, options: GPOptions | None = None):
         options = options if options is not None else GPOptions.parse(self.name, {})
-        super().__init__(space, seed, n_initial=options.n_initial)
+        super().__init__(space, seed, n_initial=options.n_initial, initial_time=options.initial_time)
         self.options = options
         self.num_restarts = options.num_restarts
         self.raw_samples = options.raw_samples
@@ -414,7 +414,6 @@ class GPStrategy(Strategy):
             noise_floor=options.noise_floor,
             fit_restarts=options.fit_restarts,
         )
-        self.initial_time = options.initial_time
 
     @property
     def dim(self) -> int:
@@ -427,7 +426,7 @@ class GPStrategy(Strategy):
         if n <= 0:
             return np.zeros((0, d))
         X, Y = training_data(history, d)
-        if len(Y) < MIN_POINTS or history.elapsed < self.initial_time:
+        if len(Y) < MIN_POINTS:
             return base_sobol(d, self.seed, start=history.n_tried + len(pending), n=n)
         with torch_seeded(self.rng_seed(history, pending, self.name)):
             model = self.cache.model(X, Y)

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any, TypeVar
 
-from bench.validation import check_bool, check_int, check_nonnegative, check_positive, reject_unknown
+from bench.validation import check_bool, check_int, check_positive, reject_unknown
 
 O = TypeVar("O", bound="GPOptions")  # noqa: E741
 
@@ -55,11 +55,10 @@ class GPOptions:
         return options
 
     def check(self) -> None:
-        """Range checks (subclasses extend them); ``n_initial`` is the Strategy base's."""
+        """Range checks (subclasses extend them); ``n_initial`` and ``initial_time`` are the Strategy base's."""
         check_int("num_restarts", self.num_restarts, 1)
         check_int("raw_samples", self.raw_samples, self.num_restarts)
         check_int("refit_every", self.refit_every, 1)
         check_bool("warm_start", self.warm_start)
-        check_nonnegative("initial_time", self.initial_time)
         check_positive("noise_floor", self.noise_floor)
         check_int("fit_restarts", self.fit_restarts, 0)

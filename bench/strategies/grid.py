@@ -51,11 +51,12 @@ class GridSearch(Strategy):
         space: Space,
         seed: int = 0,
         n_initial: int = 0,
+        initial_time: float = 0.0,
         points: int = GridConf.points,
         values: Mapping[str, Sequence[Any]] | None = None,
         descending: bool = GridConf.descending,
     ):
-        super().__init__(space, seed, n_initial)
+        super().__init__(space, seed, n_initial, initial_time)
         if int(points) < 1:
             raise UserError(f"strategy.points: must be >= 1, got {points}")
         values = dict(values or {})

@@ -25,11 +25,15 @@ class EIOptions(GPOptions):
 
     worksheet_prior: bool = False  # the course worksheet's fixed GP prior, never fitted
     mc_samples: int = 128  # quasi-MC samples of qLogEI (batches, pending points)
+    #: false: running evaluations are not looked at; each decision conditions on the finished ones
+    #: only (Riegler et al. 2026's "standard acquisition" asyLogEI)
+    use_pending: bool = True
 
     def check(self) -> None:
         super().check()
         check_bool("worksheet_prior", self.worksheet_prior)
         check_int("mc_samples", self.mc_samples, 1)
+        check_bool("use_pending", self.use_pending)
 
 
 @dataclass
@@ -39,9 +43,12 @@ class UCBOptions(GPOptions):
     hallucinate_pending: bool = False  # true: BUCB (condition on running points at their mean); false: qUCB
     beta_coef: float = 0.5  # beta_t^(1/2) = sqrt(beta_coef * d * log(2 d t + 1)) (Dragonfly; the 2018 paper: 5)
     mc_samples: int = 128  # quasi-MC samples of qUCB (running points or batches)
+    #: false: running evaluations are not looked at (Riegler et al. 2026's "standard acquisition" asyUCB)
+    use_pending: bool = True
 
     def check(self) -> None:
         super().check()
+        check_bool("use_pending", self.use_pending)
         check_bool("hallucinate_pending", self.hallucinate_pending)
         check_positive("beta_coef", self.beta_coef)
         check_int("mc_samples", self.mc_samples, 1)
@@ -117,6 +124,7 @@ class AxConf:
 
     _target_: str = "bench.strategies.ax_client.AxStrategy"
     n_initial: int = 0  # the harness's own Sobol design first (0: Ax initialises)
+    initial_time: float = 0.0  # ...and until the run's clock reaches this time
     method: str = "fast"  # Ax's configure_generation_strategy method: fast | quality
     initialization_budget: int | None = None  # Sobol trials before BO (null: Ax decides)
 
@@ -127,6 +135,7 @@ class GridConf:
 
     _target_: str = "bench.strategies.grid.GridSearch"
     n_initial: int = 0  # Sobol points before the grid
+    initial_time: float = 0.0  # ...and until the run's clock reaches this time
     points: int = 10  # per dimension (categoricals use their choices)
     #: Explicit values on the user's scale, e.g. {learning_rate_init: [1e-3, 1e-2]} (an open mapping).
     values: dict[str, Any] = field(default_factory=dict)
@@ -139,6 +148,7 @@ class RandomConf:
 
     _target_: str = "bench.strategies.random.RandomSearch"
     n_initial: int = 0  # Sobol points first (the same sequence: it changes nothing but the count)
+    initial_time: float = 0.0  # ...and until the run's clock reaches this time (the same sequence too)
 
 
 SCHEMAS: dict[str, type] = {

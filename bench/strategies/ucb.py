@@ -50,7 +50,8 @@ class UpperConfidenceBoundStrategy(GPStrategy):
             ``hallucinate_pending`` (hallucinate running and chosen points, bucb; otherwise qUCB
             with the running points as ``X_pending``, ucb); ``beta_coef``, ``c`` in
             ``β_t^{1/2} = sqrt(c d log(2 d t + 1))`` (Dragonfly: 0.5; the 2018 paper's code: 5);
-            ``mc_samples`` of qUCB.
+            ``mc_samples`` of qUCB; ``use_pending`` (false: running points are not looked at,
+            Riegler et al. 2026's asynchronous UCB).
     """
 
     name = "ucb"
@@ -61,8 +62,11 @@ class UpperConfidenceBoundStrategy(GPStrategy):
         self.hallucinate_pending = opts.hallucinate_pending
         self.beta_coef = float(opts.beta_coef)
         self.mc_samples = opts.mc_samples
+        self.use_pending = opts.use_pending
 
     def acquire(self, model: SingleTaskGP, X: Tensor, Y: Tensor, pending: Tensor, n: int, t: int) -> Tensor:
+        if not self.use_pending:
+            pending = pending[:0]
         beta = ucb_beta_sqrt(self.dim, t, self.beta_coef) ** 2
         if not self.hallucinate_pending:
             if n == 1 and len(pending) == 0:
