@@ -19,17 +19,21 @@ from __future__ import annotations
 import math
 import numbers
 import os
+import sys
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
 from bench.errors import UserError
+from bench.evaluate import current_task
+from bench.guard import EvaluationTimeout
 from bench.objective import Evaluation, Fidelity, Objective, reporter, to_plain
 from bench.space import Space
+from objectives import checkpoint
 from objectives.datasets import (
     DATASETS,
     DataShape,
@@ -46,6 +50,8 @@ if TYPE_CHECKING:
 METRICS = ("val_loss", "neg_val_accuracy")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 EVAL_CHUNK = 2048  # images scored at once (no gradients)
+CHECKPOINT_FORMAT = 1  # the layout of a checkpoint's state (objectives.checkpoint keeps the file)
+EPOCH_METRICS = ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "epoch_seconds")  # one value an epoch
 
 # Hyperparameters that a call's params may set (they override the config's values):
 # name -> (integer?, lowest allowed, lowest is allowed?, highest allowed or None, highest allowed?).
@@ -231,6 +237,12 @@ class CNNObjective(Objective):
         device: ``auto`` (cuda, else mps, else cpu), ``cpu``, ``cuda``, ``cuda:N`` or ``mps``.
         threads: torch's intra-op threads during an evaluation (null: leave torch's setting).
         deterministic: ask torch for deterministic algorithms during an evaluation.
+        checkpoint: in a run, save model, optimiser, epoch and RNG states after every epoch to
+            ``<run folder>/evals/<eval_id>/checkpoint.pt`` (:mod:`objectives.checkpoint`), so that
+            a re-run of the evaluation (a requeued Slurm job, a retried attempt, a resumed run)
+            continues from its last epoch; the file goes when the evaluation has trained all its
+            epochs, diverged or raised. On the CPU a continued evaluation ends with the same value and metrics as an
+            uninterrupted one (``epoch_seconds`` aside; ``resumed_from_epoch`` says where it went on).
     """
 
     name = "cnn"
@@ -259,6 +271,7 @@ class CNNObjective(Objective):
         device: str = "auto",
         threads: int | None = None,
         deterministic: bool = True,
+        checkpoint: bool = True,
     ) -> None:
         super().__init__(space, name)
         if dataset not in DATASETS:
@@ -268,7 +281,7 @@ class CNNObjective(Objective):
         device = str(device)
         if device not in DEVICES and not (device.startswith("cuda:") and device[5:].isdigit()):
             raise UserError(f"objective.device: unknown device {device!r} (use {', '.join(DEVICES)} or cuda:N)")
-        for key, flag in (("download", download), ("deterministic", deterministic)):
+        for key, flag in (("download", download), ("deterministic", deterministic), ("checkpoint", checkpoint)):
             if not isinstance(flag, bool):
                 raise UserError(f"objective.{key}: must be true or false, got {flag!r}")
         val_fraction = _check_fraction("objective.val_fraction", val_fraction)
@@ -286,6 +299,9 @@ class CNNObjective(Objective):
         self.device = device
         self.threads = _check_optional_int("objective.threads", threads, 1)
         self.deterministic = deterministic
+        self.checkpoint = checkpoint
+        #: The run folder (set by the driver); checkpoints go under it, none outside a run.
+        self.run_dir: str | None = None
         given = {
             "lr": lr,
             "batch_size": batch_size,
@@ -297,7 +313,9 @@ class CNNObjective(Objective):
         self.defaults = {k: check_hyperparameter(f"objective.{k}", k, v) for k, v in given.items()}
         _check_space(self.space)
         if "epochs" not in self.space.names:  # epochs are the resource a scheduler (scheduler=asha) spends
-            self.fidelity = Fidelity("epochs", minimum=1, maximum=float(self.defaults["epochs"] or 1), integer=True)
+            self.fidelity = Fidelity(
+                "epochs", minimum=1, maximum=float(self.defaults["epochs"] or 1), integer=True, checkpoints=checkpoint
+            )
         self.shape: DataShape | None = None
         if dataset == "digits" or not download or files_present(dataset, Path(self.root)):
             self.shape = self._check_shape(check_files(dataset, Path(self.root)))
@@ -383,6 +401,9 @@ class CNNObjective(Objective):
         }
         self._arrays = None  # the tensors hold what is needed
 
+    def set_run_dir(self, run_dir: Path) -> None:
+        self.run_dir = str(Path(run_dir).absolute())
+
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         state["_arrays"] = state["_data"] = None  # workers load their own copy in setup()
@@ -408,7 +429,13 @@ class CNNObjective(Objective):
             self.setup()
         assert self._data is not None
         with torch_settings(torch, self._data["device"], self.threads, self.deterministic):
-            return self._train(torch, hp, int(seed))
+            try:
+                return self._train(torch, hp, int(seed))
+            except (Exception, EvaluationTimeout):  # status error or timeout: never run again, nothing resumes it
+                saved = self._checkpoint_file()
+                if saved is not None:
+                    checkpoint.discard(saved)
+                raise  # a stop (the driver's signal, a Slurm preemption) keeps it for the re-run
 
     def _train(self, torch: Any, hp: dict[str, Any], seed: int) -> Evaluation:
         data = self._data
@@ -418,13 +445,8 @@ class CNNObjective(Objective):
         if hp["max_train_images"] is not None:
             x_train, y_train = x_train[: hp["max_train_images"]], y_train[: hp["max_train_images"]]
         n = len(x_train)
-        torch.manual_seed(seed)
-        model = build_network(
-            torch, data["image_shape"], data["n_classes"], self.channels, self.hidden, hp["dropout"]
-        ).to(device)
-        optimizer = torch.optim.Adam(model.parameters(), lr=hp["lr"], weight_decay=hp["weight_decay"])
+        training = self._fresh(torch, hp, seed, device)
         loss_fn = torch.nn.CrossEntropyLoss()
-        order_rng = torch.Generator().manual_seed(seed)
         batch = hp["batch_size"]
         metrics: dict[str, Any] = {
             "train_loss": [],
@@ -437,7 +459,14 @@ class CNNObjective(Objective):
             "device": str(device),
         }
         rep = reporter()  # under a scheduler: how many epochs to run, and where each epoch's value goes
-        for epoch in range(round(rep.until(hp["epochs"]))):
+        until = round(rep.until(hp["epochs"]))
+        saved = self._checkpoint_file()
+        key = self._checkpoint_key(hp, seed, n, device)
+        first = self._restore(torch, saved, key, until, training, metrics)
+        if first < 0:  # a checkpoint that did not fit, partly loaded: as a fresh evaluation
+            training, first = self._fresh(torch, hp, seed, device), 0
+        model, optimizer, order_rng = training
+        for epoch in range(first, until):
             t0 = time.perf_counter()
             model.train()
             perm = torch.randperm(n, generator=order_rng).to(device)
@@ -460,16 +489,140 @@ class CNNObjective(Objective):
             metrics["val_loss"].append(val_loss)
             metrics["val_accuracy"].append(val_accuracy)
             metrics["epoch_seconds"].append(time.perf_counter() - t0)
-            if epoch + 1 > rep.start:  # a continued evaluation trains again from 0
+            if epoch + 1 > rep.start:  # an evaluation without its checkpoint trains again from 0
                 rep.report(epoch + 1, val_loss if self.metric == "val_loss" else -val_accuracy, val_loss=val_loss)
             if not (math.isfinite(train_loss) and math.isfinite(val_loss)):
                 metrics["diverged_epoch"] = epoch + 1
+                if saved is not None:
+                    checkpoint.discard(saved)
                 return Evaluation(value=math.nan, metrics=metrics)
+            if saved is not None:
+                self._save(torch, saved, key, epoch + 1, training, metrics)
         if len(data["test"][0]):
             metrics["test_loss"], metrics["test_accuracy"] = score(torch, model, *data["test"])
             metrics["n_test"] = len(data["test"][0])
         value = metrics["val_loss"][-1] if self.metric == "val_loss" else -metrics["val_accuracy"][-1]
+        if saved is not None and until >= hp["epochs"]:  # trained in full (a scheduler's segment keeps it)
+            checkpoint.discard(saved)
         return Evaluation(value=value, metrics=metrics)
+
+    def _fresh(self, torch: Any, hp: Mapping[str, Any], seed: int, device: torch.device) -> Training:
+        """A new network, its optimiser and the generator of the epochs' orders, all from ``seed``."""
+        data = self._data
+        assert data is not None
+        torch.manual_seed(seed)
+        model = build_network(
+            torch, data["image_shape"], data["n_classes"], self.channels, self.hidden, hp["dropout"]
+        ).to(device)
+        optimizer = torch.optim.Adam(model.parameters(), lr=hp["lr"], weight_decay=hp["weight_decay"])
+        return Training(model, optimizer, torch.Generator().manual_seed(seed))
+
+    # -- checkpoints --------------------------------------------------------------------------
+
+    def _checkpoint_file(self) -> Path | None:
+        """This evaluation's checkpoint file, or None (checkpoints off, outside a run or an evaluation)."""
+        task = current_task()
+        if not self.checkpoint or self.run_dir is None or task is None:
+            return None
+        return checkpoint.checkpoint_path(self.run_dir, task.eval_id)
+
+    def _checkpoint_key(self, hp: Mapping[str, Any], seed: int, n: int, device: torch.device) -> dict[str, Any]:
+        """What a checkpoint belongs to: one of anything else is ignored."""
+        return {
+            "hyperparameters": {k: hp[k] for k in sorted(hp)},
+            "seed": seed,
+            "dataset": self.dataset,
+            "n_train": n,
+            "split_seed": self.split_seed,
+            "val_images": self._n_val(self.shape.n_train) if self.shape is not None else None,
+            "channels": list(self.channels),
+            "hidden": self.hidden,
+            "device": device.type,
+        }
+
+    def _restore(
+        self,
+        torch: Any,
+        path: Path | None,
+        key: dict[str, Any],
+        until: int,
+        training: Training,
+        metrics: dict[str, Any],
+    ) -> int:
+        """Loads the checkpoint of this very evaluation into the training state and returns its epoch.
+
+        Returns 0 where there is none to use (the state is untouched), -1 where one failed to load
+        partway (the caller builds the state afresh).
+        """
+        state = checkpoint.load(torch, path) if path is not None else None
+        if state is None:
+            return 0
+        epoch, saved = state.get("epoch"), state.get("metrics")
+        if not (
+            state.get("format") == CHECKPOINT_FORMAT
+            and state.get("key") == key
+            and isinstance(epoch, int)
+            and 1 <= epoch <= until
+            and isinstance(saved, dict)
+            and all(isinstance(saved.get(m), list) and len(saved[m]) == epoch for m in EPOCH_METRICS)
+        ):  # another evaluation's, an older bobench's, or further than asked: start over
+            return 0
+        model, optimizer, order_rng = training
+        try:
+            history = {m: [float(v) for v in saved[m]] for m in EPOCH_METRICS}
+            model.load_state_dict(state["model"])
+            optimizer.load_state_dict(state["optimizer"])
+            rng = state["rng"]
+            torch.set_rng_state(rng["torch"])
+            if rng.get("cuda") is not None and model_device(model).type == "cuda":
+                torch.cuda.set_rng_state(rng["cuda"], model_device(model))
+            order_rng.set_state(rng["order"])
+        except Exception as exc:  # shapes or states that do not fit: never trusted, start over
+            print(f"bobench: warning: ignoring checkpoint {path} ({type(exc).__name__}: {exc})", file=sys.stderr)
+            return -1
+        metrics.update(history)
+        metrics["resumed_from_epoch"] = epoch
+        return epoch
+
+    def _save(
+        self,
+        torch: Any,
+        path: Path,
+        key: dict[str, Any],
+        epoch: int,
+        training: Training,
+        metrics: dict[str, Any],
+    ) -> None:
+        model, optimizer, order_rng = training
+        device = model_device(model)
+        rng = {
+            "torch": torch.get_rng_state(),
+            "cuda": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
+            "order": order_rng.get_state(),
+        }
+        state = {
+            "format": CHECKPOINT_FORMAT,
+            "key": key,
+            "epoch": epoch,
+            "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "rng": rng,
+            "metrics": {m: list(metrics[m]) for m in EPOCH_METRICS},
+        }
+        checkpoint.save(torch, path, state)
+
+
+class Training(NamedTuple):
+    """What an evaluation trains and what a checkpoint saves of it besides the metrics."""
+
+    model: Any
+    optimizer: Any
+    order_rng: Any  # the generator of each epoch's batch order
+
+
+def model_device(model: Any) -> torch.device:
+    """The device a network's parameters are on."""
+    return next(model.parameters()).device
 
 
 def score(torch: Any, model: Any, x: Any, y: Any) -> tuple[float, float]:

@@ -112,6 +112,7 @@ class CNNConf:
     device: str = "auto"
     threads: int | None = None
     deterministic: bool = True
+    checkpoint: bool = True  # per-epoch checkpoints in <run>/evals/<eval_id>/: a re-run continues
     space: dict[str, Any] = field(default_factory=dict)
 
 

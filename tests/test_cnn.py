@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import pickle
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from bench.errors import UserError
+from bench.errors import Interrupted, UserError
 from bench.evaluate import evaluate
 from bench.objective import Evaluation
 from bench.records import DIVERGED, ERROR, OK, Task
@@ -47,7 +48,7 @@ def root(tmp_path: Path) -> Path:
     return folder
 
 
-def make(root: Path, **options: Any) -> CNNObjective:
+def make(root: Path, cls: type[CNNObjective] = CNNObjective, **options: Any) -> CNNObjective:
     config: dict[str, Any] = {
         "root": str(root),
         "epochs": 1,
@@ -59,7 +60,7 @@ def make(root: Path, **options: Any) -> CNNObjective:
         "val_images": 100,
     }
     config.update(options)
-    return CNNObjective(config.pop("space", LR_SPACE), **config)
+    return cls(config.pop("space", LR_SPACE), **config)
 
 
 def test_one_epoch_returns_the_metrics(root: Path) -> None:
@@ -291,3 +292,128 @@ def test_mnist_tiny_reaches_85_percent() -> None:
     assert (m["n_train"], m["n_val"], m["n_test"]) == (1800, 200, 1000)
     assert m["val_accuracy"][-1] >= 0.85, m["val_accuracy"]
     assert m["test_accuracy"] >= 0.8, m["test_accuracy"]
+
+
+# --------------------------------------------------------------------- checkpoints
+class Preempted(Interrupted):
+    """The run stopped mid-evaluation (here the driver's SIGTERM, which evaluate lets through): it runs again."""
+
+    def __init__(self) -> None:
+        super().__init__(signal.SIGTERM)
+
+
+class PreemptedAfter(CNNObjective):
+    """A CNN whose process stops right after it saved the checkpoint of epoch 2."""
+
+    def _save(self, torch: Any, path: Path, key: dict, epoch: int, *state: Any) -> None:
+        super()._save(torch, path, key, epoch, *state)
+        if epoch == 2:
+            raise Preempted
+
+
+class CountingSaves(CNNObjective):
+    """A CNN that counts the epochs it trains (one checkpoint each)."""
+
+    saves = 0
+
+    def _save(self, torch: Any, path: Path, key: dict, epoch: int, *state: Any) -> None:
+        super()._save(torch, path, key, epoch, *state)
+        CountingSaves.saves += 1
+
+
+def in_run(objective: CNNObjective, run_dir: Path) -> CNNObjective:
+    """The objective as a worker or a Slurm job of a run in ``run_dir`` gets it (a pickled copy)."""
+    objective.set_run_dir(run_dir)
+    return pickle.loads(pickle.dumps(objective))
+
+
+def assert_same_training(a: dict, b: dict) -> None:
+    for key in ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "test_loss", "test_accuracy"):
+        assert a[key] == b[key], key
+
+
+def test_a_re_run_continues_from_the_last_epochs_checkpoint_and_ends_as_an_uninterrupted_run(
+    root: Path, tmp_path: Path
+) -> None:
+    options = {"epochs": 3, "dropout": 0.3}  # with dropout, the RNG state matters too
+    task = Task(eval_id=4, params={"lr": 3e-3}, seed=5)
+    whole = evaluate(in_run(make(root, **options), tmp_path / "whole"), task, 0.0, "w")
+    assert whole.status == OK and "resumed_from_epoch" not in whole.metrics
+    assert not (tmp_path / "whole" / "evals" / "4").exists()  # finished: its checkpoint is gone
+
+    run = tmp_path / "run"
+    with pytest.raises(Preempted):  # a stop, not the objective's fault: evaluate lets it through
+        evaluate(in_run(make(root, PreemptedAfter, **options), run), task, 0.0, "w")
+    state = torch.load(run / "evals" / "4" / "checkpoint.pt", weights_only=True)
+    assert state["epoch"] == 2 and len(state["metrics"]["val_loss"]) == 2
+    assert not list((run / "evals" / "4").glob(".*.tmp"))  # written atomically: no temporary left
+
+    CountingSaves.saves = 0
+    again = evaluate(in_run(make(root, CountingSaves, **options), run), task, 0.0, "w")  # the re-run, a new process
+    assert again.status == OK and again.metrics["resumed_from_epoch"] == 2
+    assert CountingSaves.saves == 1  # it trained epoch 3 only
+    assert again.value == whole.value
+    assert_same_training(again.metrics, whole.metrics)
+    assert not (run / "evals" / "4").exists()  # the checkpoint went with the evaluation's end
+
+
+def test_a_scheduler_segment_keeps_its_checkpoint_and_the_next_goes_on_from_it(root: Path, tmp_path: Path) -> None:
+    whole = make(root, epochs=3)({"lr": 3e-3}, seed=1)
+    objective = in_run(make(root, CountingSaves, epochs=3), tmp_path)
+    assert objective.fidelity is not None and objective.fidelity.checkpoints
+    CountingSaves.saves = 0
+    first = evaluate(objective, Task(0, {"lr": 3e-3}, seed=1, fidelity=1), 0.0, "w")
+    assert first.status == OK and (tmp_path / "evals" / "0" / "checkpoint.pt").exists()
+    rest = evaluate(objective, Task(0, {"lr": 3e-3}, seed=1, fidelity=3, resume_from=1), 0.0, "w")
+    assert rest.metrics["resumed_from_epoch"] == 1 and CountingSaves.saves == 3  # 1 + 2 epochs, none twice
+    assert rest.value == whole.value
+    assert_same_training(rest.metrics, whole.metrics)
+    assert not (tmp_path / "evals" / "0").exists()
+
+
+def test_a_checkpoint_of_other_parameters_or_a_damaged_one_is_ignored(
+    root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    task = Task(eval_id=0, params={"lr": 3e-3}, seed=0)
+    whole = make(root, epochs=2)({"lr": 3e-3}, seed=0)
+    saved = tmp_path / "evals" / "0" / "checkpoint.pt"
+    with pytest.raises(Preempted):  # the same eval_id with other parameters
+        evaluate(in_run(make(root, PreemptedAfter, epochs=2), tmp_path), Task(0, {"lr": 1e-2}, seed=0), 0.0, "w")
+    assert saved.exists()
+    other = evaluate(in_run(make(root, epochs=2), tmp_path), task, 0.0, "w")
+    assert "resumed_from_epoch" not in other.metrics and other.value == whole.value
+
+    marker = tmp_path / "code-ran"
+    tampered = pickle.dumps({"format": 1, "epoch": 1, "model": Payload(marker)})
+    for content in (b"not a checkpoint", tampered):
+        saved.parent.mkdir(parents=True, exist_ok=True)
+        saved.write_bytes(content)
+        out = evaluate(in_run(make(root, epochs=2), tmp_path), task, 0.0, "w")
+        assert out.status == OK and "resumed_from_epoch" not in out.metrics and out.value == whole.value
+        assert "ignoring unreadable checkpoint" in capsys.readouterr().err
+        assert not marker.exists()  # read with weights_only: no code in it runs
+
+
+class Payload:
+    """Unpickling it would write a file: a checkpoint must never be read that way."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Path.write_text, (self.marker, "code ran"))
+
+
+def test_a_failed_evaluation_leaves_no_checkpoint_and_none_is_written_outside_a_run_or_when_off(
+    root: Path, tmp_path: Path
+) -> None:
+    diverged = evaluate(in_run(make(root, epochs=3), tmp_path), Task(0, {"lr": 1e10}, seed=0), 0.0, "w")
+    assert diverged.status == DIVERGED and not (tmp_path / "evals" / "0").exists()
+    off = in_run(make(root, epochs=3, checkpoint=False), tmp_path)
+    assert off.fidelity is not None and not off.fidelity.checkpoints  # a scheduler's segments start over
+    segment = evaluate(off, Task(0, {"lr": 3e-3}, seed=0, fidelity=1), 0.0, "w")  # with checkpoints it would keep one
+    assert segment.status == OK and not (tmp_path / "evals" / "0").exists()
+    outside = in_run(make(root, PreemptedAfter, epochs=3), tmp_path)  # called outside an evaluation: no eval_id
+    assert outside({"lr": 3e-3}, seed=0).metrics["n_train"] == 300 and not (tmp_path / "evals").exists()
+    with pytest.raises(UserError, match=r"objective\.checkpoint: must be true or false"):
+        make(root, checkpoint="yes")
