@@ -217,7 +217,7 @@ class Driver:
             )
         # The clock goes on from where the run stopped: downtime is not the run's time.
         origin = time.time() - self.state.last_t
-        rerun = [ev.eval_id for ev in self.state.in_flight()]
+        rerun = [ev.eval_id for ev in self._unpaused(self.state.in_flight())]
         self.journal.append(
             "resume",
             t=self.state.last_t,
@@ -229,7 +229,7 @@ class Driver:
         self._start_executor(origin)
         if self.executor.simulated:  # a virtual clock starts at 0: move it to where the run stopped
             self.executor.advance(self.state.last_t - self.executor.now())
-        for ev in self.state.in_flight():
+        for ev in self._unpaused(self.state.in_flight()):
             if ev.job_id and ev.job_attempt == ev.attempt and not ev.abandoned and self._attach(ev, ev.job_id):
                 continue  # a job that outlived its driver (Slurm) is followed rather than run again
             self._submit(ev, attempt=ev.attempt + 1)  # in flight when the driver stopped: run again, once
@@ -270,6 +270,9 @@ class Driver:
         exhausted = False
         while True:
             free = self.workers - self.executor.running
+            if free and self.schedule is not None and (self.mode == "async" or self.executor.running == 0):
+                if self._promote(free if self.mode == "sync" else 1):  # a paused evaluation goes on first
+                    continue
             can_ask = not exhausted and free > 0 and self._budget_left()
             if can_ask and (self.mode == "async" or self.executor.running == 0):
                 n = free if self.mode == "sync" else 1
@@ -289,13 +292,32 @@ class Driver:
                 self.schedule.observe(outcomes)  # one wait's segments are decided on the same data
             for outcome in outcomes:
                 self._record(outcome)
+        if self.schedule is not None:  # evaluations still paused at a rung end there (promotion type)
+            for outcome, extra in self.schedule.finish():
+                self._log("result", **outcome.to_json(), **extra, final=True)
         if self.stop_reason == "running":
             self.stop_reason = "done"
+
+    def _promote(self, n: int) -> int:
+        """Resumes up to ``n`` evaluations paused at a rung, while the clock is within budget; how many."""
+        assert self.schedule is not None
+        if self.max_seconds is not None and self.executor.now() >= self.max_seconds:
+            return 0
+        promoted = self.schedule.promote(n, self._log)
+        for eid in promoted:
+            self._dispatch(self.state.evals[eid], self.state.evals[eid].attempt)
+        return len(promoted)
+
+    def _unpaused(self, evs: list[EvalState]) -> list[EvalState]:
+        """Of evaluations without a final result, those a worker runs (not those paused at a rung)."""
+        return evs if self.schedule is None else [ev for ev in evs if not self.schedule.paused(ev.eval_id)]
 
     def _ask_and_submit(self, n: int) -> int:
         history = self.state.history(self.space.dim)
         history.elapsed = float(self.executor.now())  # for initial designs given in time
         pending_evs = self.state.in_flight()
+        if self.schedule is not None:  # a paused evaluation is learnt from at its rung, not pending
+            history, pending_evs = self.schedule.for_strategy(history, pending_evs, self.state)
         pending = np.array([ev.x for ev in pending_evs], dtype=float).reshape(-1, self.space.dim)
         t0 = time.perf_counter()
         with self.meters.driver_span() as spent:
@@ -353,6 +375,8 @@ class Driver:
             ended = self.schedule.segment_ended(outcome, self._log)
             if ended is None:  # it goes on to its next rung
                 self._dispatch(self.state.evals[outcome.eval_id], outcome.attempt)
+                return
+            if isinstance(ended, str):  # paused at its rung until promoted
                 return
             outcome, extra = ended
         self._log("result", **outcome.to_json(), **extra, final=not retry)
@@ -419,7 +443,7 @@ class Driver:
     def _mark_abandoned(self) -> None:
         """Says in the journal which evaluations were stopped with the driver (run again on resume)."""
         now = self.executor.now()
-        for ev in self.state.in_flight():
+        for ev in self._unpaused(self.state.in_flight()):
             self._log(
                 "result",
                 eval_id=ev.eval_id,

@@ -228,3 +228,30 @@ def test_a_stopped_evaluation_sums_its_segments_and_a_failed_one_ends_where_it_f
     again.restore(log_)
     assert again.scheduler.position == schedule.scheduler.position
     assert again.so_far[1].energy_kwh == pytest.approx(2.0)
+
+
+def test_promotion_rungs_promote_the_best_third_highest_rung_first():
+    from bench.schedulers.rungs import PromotionRungs
+
+    rungs = PromotionRungs([1 / 9, 1 / 3, 1.0], eta=3)
+    assert rungs.decide([Reached(t, 0, curve(c, 1 / 9)) for t, c in enumerate(QUALITIES)]) == [False] * 9  # paused
+    order = []
+    while (r := rungs.promotable()) is not None:
+        rungs.promote(r.trial, r.rung)
+        order.append((r.trial, r.rung))
+    assert order == [(3, 0), (5, 0), (1, 0)]  # floor(9 / 3) = 3: qualities 1, 2, 3
+    rungs.decide([Reached(t, 1, curve(QUALITIES[t], 1 / 3)) for t in (3, 5, 1)])
+    assert rungs.promotable() == Reached(3, 1, curve(1, 1 / 3))  # floor(3 / 3) = 1, and the higher rung first
+
+
+def test_a_promoting_asha_resumes_paused_trials_from_where_they_stopped():
+    asha = ASHA(eta=3, type="promotion")
+    asha.bind(THIRDS, seed=0)
+    for t, c in enumerate(QUALITIES):
+        (d,) = asha.decide([(t, curve(c, asha.span(t)[1]))])
+        assert not d.go_on
+    promoted = [d.trial for d in asha.promotions(5)]
+    assert promoted == [3, 5, 1]
+    assert [asha.span(t) for t in promoted] == [(pytest.approx(1 / 9), pytest.approx(1 / 3))] * 3
+    with pytest.raises(UserError, match=r"scheduler\.type"):
+        ASHA(type="pause")

@@ -34,11 +34,14 @@ def check_schedule(run_dir, levels):
     finals = {r["eval_id"]: r for r in final_results(records)}
     assert set(by_eval) == set(finals)
     for eid, rungs in by_eval.items():
-        assert [r["decision"] for r in rungs[:-1]] == ["continue"] * (len(rungs) - 1)
+        assert {r["decision"] for r in rungs[:-1]} <= {"continue", "pause"}
+        promotes = [r for r in records if r["event"] == "promote" and r["eval_id"] == eid]
+        assert [p["rung"] for p in promotes] == [r["rung"] for r in rungs if r["decision"] == "pause"][: len(promotes)]
         assert [r["fidelity"] for r in rungs] == pytest.approx(levels[rungs[0]["rung"] : rungs[-1]["rung"] + 1])
         last, final = rungs[-1], finals[eid]
         assert final["fidelity"] == last["fidelity"] and final["value"] == last["value"]
         assert final["status"] == ("ok" if last["decision"] == "done" else "stopped")
+        assert len(promotes) == sum(r["decision"] == "pause" for r in rungs[:-1])  # every pause but the last ended
         assert final["t_start"] == rungs[0]["t_start"] and final["t_end"] == last["t_end"]
         reports = [r for r in records if r["event"] == "report" and r["eval_id"] == eid]
         assert reports[-1]["step"] == pytest.approx(last["fidelity"]) and reports[-1]["value"] == last["value"]
@@ -114,17 +117,23 @@ def test_a_scheduler_on_an_objective_without_a_fidelity_is_one_line(tmp_path):
 
 def schedule_of(run_dir):
     """What the schedule decided, without times: (eval_id, rung, value, decision) per rung record."""
-    return [(r["eval_id"], r["rung"], r["value"], r["decision"]) for r in rung_records(run_dir)]
+    return [
+        (r["event"], r["eval_id"], r["rung"], r["value"], r.get("decision"))
+        for r in read_journal(run_dir)
+        if r["event"] in ("rung", "promote")
+    ]
 
 
 @pytest.mark.slow
-def test_a_killed_and_resumed_run_continues_the_same_schedule(tmp_path):
-    args = [*MF, "scheduler=asha", "objective.steps=9", "objective.sleep_per_fidelity=0.6", "seed=3"]
+@pytest.mark.parametrize("kind", ["stopping", "promotion"])
+def test_a_killed_and_resumed_run_continues_the_same_schedule(tmp_path, kind):
+    args = [*MF, "scheduler=asha", f"scheduler.type={kind}", "objective.steps=9", "objective.sleep_per_fidelity=0.6"]
+    args += ["seed=3"]
     args += ["budget.evaluations=9"]
     run_cli(*args, "hydra.run.dir=straight", cwd=tmp_path, check=True)
     kill_after(start_cli(*args, "hydra.run.dir=killed", cwd=tmp_path), tmp_path / "killed", n_results=3)
     before = rung_records(tmp_path / "killed")
-    assert any(r["decision"] == "continue" for r in before)
+    assert any(r["decision"] in ("continue", "pause") for r in before)
     run_cli("resume=killed", cwd=tmp_path, check=True)
     assert schedule_of(tmp_path / "killed") == schedule_of(tmp_path / "straight")
     straight = {
@@ -165,3 +174,19 @@ def test_the_cnn_reports_every_epoch_and_asha_stops_it(tmp_path):
     assert {f["status"] for f in finals.values()} == {"ok", "stopped"}
     for f in finals.values():  # a continued evaluation trained again from epoch 1: its metrics say so
         assert len(f["metrics"]["val_accuracy"]) == f["fidelity"]
+
+
+@pytest.mark.parametrize("mode", ["async", "sync"])
+def test_promoting_asha_pauses_at_rungs_and_resumes_the_best(tmp_path, mode):
+    run_cli(
+        *MF, *SIMULATED, "scheduler=asha", "scheduler.type=promotion", "objective.steps=9", "workers=3",
+        f"mode={mode}", "budget.evaluations=null", "budget.seconds=6", "hydra.run.dir=run", cwd=tmp_path, check=True,
+    )  # fmt: skip
+    finals = check_schedule(tmp_path / "run", [1 / 9, 1 / 3, 1.0])
+    records = read_journal(tmp_path / "run")
+    assert any(r["event"] == "promote" for r in records)
+    assert {f["status"] for f in finals.values()} == {"ok", "stopped"}
+    # a promoted segment resumes where the evaluation paused: it costs only the resource it adds
+    rungs = rung_records(tmp_path / "run")
+    assert all(r["resource"] == pytest.approx(r["fidelity"] - r["resume_from"]) for r in rungs)
+    assert sum(r["t_end"] - r["t_start"] for r in rungs) == pytest.approx(sum(r["resource"] for r in rungs))

@@ -190,8 +190,9 @@ EVENTS: dict[str, tuple[Field, ...]] = {
         Field("metrics", "a mapping", _dict),
     ),
     # Under a scheduler: a segment reached rung ``rung`` of ``bracket`` (resource ``fidelity``) with
-    # ``value``, and the decision: continue (its next segment runs), stop (status stopped) or done
-    # (the top rung). Times, energy and ``resource`` (what the segment computed) are the segment's.
+    # ``value``, and the decision: continue (its next segment runs), stop (status stopped), pause (it
+    # waits for a promotion) or done (the top rung). Times, energy and ``resource`` (what the
+    # segment computed) are the segment's.
     "rung": (
         Field("eval_id", COUNT, _count, required=True),
         Field("attempt", COUNT, _count),
@@ -201,12 +202,25 @@ EVENTS: dict[str, tuple[Field, ...]] = {
         Field("fidelity", NUMBER, _number, required=True),
         Field("resource", NUMBER, _number),
         Field("value", "a finite number", _finite, required=True),
-        Field("decision", "continue, stop or done", lambda v: v in ("continue", "stop", "done"), required=True),
+        Field(
+            "decision",
+            "continue, stop, pause or done",
+            lambda v: v in ("continue", "stop", "pause", "done"),
+            required=True,
+        ),
         Field("worker", TEXT_OR_NULL, _or_none(_str)),
         Field("t_start", NUMBER_OR_NULL, _or_none(_number)),
         Field("t_end", NUMBER_OR_NULL, _or_none(_number)),
         Field("energy_kwh", NUMBER_OR_NULL, _or_none(_number)),
         Field("co2_kg", NUMBER_OR_NULL, _or_none(_number)),
+    ),
+    # Under a promoting scheduler: an evaluation paused at rung ``rung`` of ``bracket`` runs on.
+    "promote": (
+        Field("eval_id", COUNT, _count, required=True),
+        Field("bracket", COUNT, _count, required=True),
+        Field("rung", COUNT, _count, required=True),
+        Field("fidelity", NUMBER, _number),
+        Field("value", NUMBER_OR_NULL, _or_none(_number)),
     ),
     # The run stopped (``reason``: done, budget.*, interrupted (...), failed (...)).
     "end": (

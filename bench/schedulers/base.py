@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from bench.errors import UserError
 from bench.objective import Fidelity
-from bench.schedulers.rungs import Reached, StoppingRungs, rung_levels
+from bench.schedulers.rungs import PromotionRungs, Reached, StoppingRungs, rung_levels
 from bench.schedulers.schema import AshaConf
 
 
@@ -33,6 +33,10 @@ class Decision:
     go_on: bool
 
 
+#: ASHA's two forms (Syne Tune's ``type``): stop below a cutoff, or pause and promote later.
+TYPES = ("stopping", "promotion")
+
+
 class Scheduler(abc.ABC):
     """Base class of the schedulers: rung levels, brackets of stopping rungs, and where each trial is.
 
@@ -40,6 +44,7 @@ class Scheduler(abc.ABC):
         eta: the reduction factor (about ``1/eta`` of the evaluations at a rung go on).
         min_resource: the first rung (default: the objective's ``fidelity.minimum``).
         max_resource: the full resource, the top rung (default: the objective's ``fidelity.maximum``).
+        type: ``stopping`` or ``promotion`` (:mod:`bench.schedulers.rungs`).
     """
 
     name = "scheduler"
@@ -49,12 +54,16 @@ class Scheduler(abc.ABC):
         eta: float = AshaConf.eta,
         min_resource: float | None = AshaConf.min_resource,
         max_resource: float | None = AshaConf.max_resource,
+        type: str = AshaConf.type,
     ):
+        if type not in TYPES:
+            raise UserError(f"scheduler.type: expected one of {', '.join(TYPES)}, got {type!r}")
+        self.type = type
         self.eta = eta
         self.min_resource = min_resource
         self.max_resource = max_resource
         self.levels: list[float] = []
-        self.brackets: list[StoppingRungs] = []
+        self.brackets: list[StoppingRungs] = []  # PromotionRungs with type promotion
         self.seed = 0
         #: trial -> (bracket, index of the last rung it reached in that bracket)
         self.position: dict[int, tuple[int, int]] = {}
@@ -79,7 +88,8 @@ class Scheduler(abc.ABC):
             )
         self.levels = rung_levels(minimum, maximum, self.eta, fidelity.integer)
         self.seed = int(seed)
-        self.brackets = [StoppingRungs(self.levels[b:], self.eta) for b in range(self.n_brackets())]
+        rungs = PromotionRungs if self.type == "promotion" else StoppingRungs
+        self.brackets = [rungs(self.levels[b:], self.eta) for b in range(self.n_brackets())]
         self.position = {}
 
     @abc.abstractmethod
@@ -113,6 +123,34 @@ class Scheduler(abc.ABC):
                 self.position[r.trial] = (bracket, r.rung)
                 decided[r.trial] = Decision(r.trial, bracket, r.rung, rungs.levels[r.rung], r.value, go_on)
         return [decided[trial] for trial, _ in batch]
+
+    @property
+    def promotes(self) -> bool:
+        """Whether evaluations pause at rungs and wait to be promoted (``type="promotion"``)."""
+        return self.type == "promotion"
+
+    def promotions(self, n: int) -> list[Decision]:
+        """Up to ``n`` paused evaluations to resume now (best first, highest rung first), marked promoted."""
+        out: list[Decision] = []
+        for _ in range(n):
+            found = None
+            for bracket, rungs in enumerate(self.brackets):
+                if isinstance(rungs, PromotionRungs) and (reached := rungs.promotable()) is not None:
+                    found = (bracket, rungs, reached)
+                    break
+            if found is None:
+                break
+            bracket, rungs, reached = found
+            self.restore_promotion(reached.trial, bracket, reached.rung)
+            out.append(Decision(reached.trial, bracket, reached.rung, rungs.levels[reached.rung], reached.value, True))
+        return out
+
+    def restore_promotion(self, trial: int, bracket: int, rung: int) -> None:
+        """Marks ``trial`` promoted from ``rung`` of ``bracket`` (live, or replaying a ``promote`` record)."""
+        rungs = self.brackets[bracket] if 0 <= bracket < len(self.brackets) else None
+        if not isinstance(rungs, PromotionRungs) or not 0 <= rung < len(rungs.levels):
+            raise UserError(f"journal: a promote record (bracket {bracket}, rung {rung}) this scheduler cannot replay")
+        rungs.promote(trial, rung)
 
     def restore(self, trial: int, bracket: int, rung: int, value: float) -> None:
         """Replays a journaled ``rung`` record (a resumed run continues the same schedule)."""

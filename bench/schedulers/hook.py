@@ -23,14 +23,20 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from bench.evaluate import json_safe
 from bench.objective import Fidelity, Objective
 from bench.records import OK, STOPPED, Outcome
+from bench.run_folder.state import EvalState, RunState
 from bench.schedulers.base import Decision, Scheduler
+from bench.strategies.base import History
 
 Log = Callable[..., dict[str, Any]]
 
-CONTINUE, STOP, DONE = "continue", "stop", "done"
+CONTINUE, STOP, DONE, PAUSE = "continue", "stop", "done", "pause"
+#: What :meth:`Schedule.segment_ended` returns for an evaluation paused at its rung (promotion type).
+PAUSED = "paused"
 
 
 @dataclass
@@ -41,6 +47,9 @@ class SoFar:
     energy_kwh: float | None = None
     co2_kg: float | None = None
     resource: float = 0.0
+    #: its last rung record (where a paused evaluation stands)
+    last: dict[str, Any] | None = None
+    paused: bool = False
 
     def add(self, t_start: Any, energy_kwh: Any, co2_kg: Any, resource: float) -> None:
         if self.t_start is None and isinstance(t_start, int | float):
@@ -88,13 +97,17 @@ class Schedule:
     def restore(self, records: Iterable[dict[str, Any]]) -> None:
         """Replays the journal's ``rung`` records: the rungs' data and where each evaluation stands."""
         for rec in records:
+            if rec.get("event") == "promote":
+                self.scheduler.restore_promotion(int(rec["eval_id"]), int(rec["bracket"]), int(rec["rung"]))
+                self.so_far.setdefault(int(rec["eval_id"]), SoFar()).paused = False
+                continue
             if rec.get("event") != "rung":
                 continue
             eid = int(rec["eval_id"])
             self.scheduler.restore(eid, int(rec["bracket"]), int(rec["rung"]), float(rec["value"]))
-            self.so_far.setdefault(eid, SoFar()).add(
-                rec.get("t_start"), rec.get("energy_kwh"), rec.get("co2_kg"), float(rec.get("resource", 0.0))
-            )
+            so_far = self.so_far.setdefault(eid, SoFar())
+            so_far.add(rec.get("t_start"), rec.get("energy_kwh"), rec.get("co2_kg"), float(rec.get("resource", 0.0)))
+            so_far.last, so_far.paused = rec, rec.get("decision") == PAUSE
 
     # -- the driver's calls -----------------------------------------------------------------------
     def span(self, eval_id: int) -> tuple[float, float]:
@@ -110,12 +123,13 @@ class Schedule:
         for decision in self.scheduler.decide(batch):
             self._decided[decision.trial] = decision
 
-    def segment_ended(self, outcome: Outcome, log: Log) -> tuple[Outcome, dict[str, Any]] | None:
+    def segment_ended(self, outcome: Outcome, log: Log) -> tuple[Outcome, dict[str, Any]] | str | None:
         """Journals a segment's reports and rung; None if the evaluation goes on, else its final outcome.
 
         Returns:
-            None when the evaluation goes on to its next rung; otherwise the outcome to record
-            as its final result and the result record's extra fields (``fidelity``).
+            None when the evaluation goes on to its next rung now; :data:`PAUSED` when it waits at
+            its rung for a promotion; otherwise the outcome to record as its final result and the
+            result record's extra fields (``fidelity``).
         """
         eid = outcome.eval_id
         start, stop = self._spans.pop(eid) if eid in self._spans else self.scheduler.span(eid)
@@ -128,8 +142,8 @@ class Schedule:
         if decision is None:  # not observed (cannot happen through the driver's loop): decide it alone
             (decision,) = self.scheduler.decide([(eid, float(outcome.value))])
         top = decision.rung == len(self.scheduler.brackets[decision.bracket].levels) - 1
-        word = CONTINUE if decision.go_on else (DONE if top else STOP)
-        log(
+        word = CONTINUE if decision.go_on else DONE if top else PAUSE if self.scheduler.promotes else STOP
+        rec = log(
             "rung",
             eval_id=eid,
             attempt=outcome.attempt,
@@ -147,12 +161,70 @@ class Schedule:
             co2_kg=outcome.co2_kg,
         )
         so_far.add(outcome.t_start, outcome.energy_kwh, outcome.co2_kg, resource)
+        so_far.last, so_far.paused = rec, word == PAUSE
         if decision.go_on:
             return None
+        if word == PAUSE:
+            return PAUSED
         final = dataclasses.replace(outcome, status=OK if top else STOPPED)
         final.t_start = so_far.t_start if so_far.t_start is not None else outcome.t_start
         final.energy_kwh, final.co2_kg = so_far.energy_kwh, so_far.co2_kg
         return final, {"fidelity": decision.level}
+
+    # -- promotion (type="promotion") -------------------------------------------------------------
+    def paused(self, eval_id: int) -> bool:
+        """Whether the evaluation waits at its rung for a promotion (nothing runs it)."""
+        so_far = self.so_far.get(eval_id)
+        return so_far is not None and so_far.paused
+
+    def promote(self, n: int, log: Log) -> list[int]:
+        """Up to ``n`` paused evaluations to run on now (a ``promote`` record each); their eval_ids."""
+        if not self.scheduler.promotes:
+            return []
+        out = []
+        for d in self.scheduler.promotions(n):
+            log("promote", eval_id=d.trial, bracket=d.bracket, rung=d.rung, fidelity=d.level, value=d.value)
+            self.so_far[d.trial].paused = False
+            out.append(d.trial)
+        return out
+
+    def paused_points(self) -> dict[int, float]:
+        """Each paused evaluation's value at its rung: what the strategy learns from it meanwhile."""
+        return {eid: float(s.last["value"]) for eid, s in self.so_far.items() if s.paused and s.last is not None}
+
+    def for_strategy(
+        self, history: History, pending: list[EvalState], state: RunState
+    ) -> tuple[History, list[EvalState]]:
+        """What the strategy sees: paused evaluations with their value at their rung, not as pending."""
+        paused = self.paused_points()
+        if not paused:
+            return history, pending
+        dim = history.X.shape[1] if history.X.ndim == 2 else len(state.evals[next(iter(paused))].x)
+        X = np.vstack([history.X.reshape(-1, dim), np.array([state.evals[e].x for e in paused], dtype=float)])
+        y = np.concatenate([history.y, np.array(list(paused.values()), dtype=float)])
+        return dataclasses.replace(history, X=X, y=y), [ev for ev in pending if ev.eval_id not in paused]
+
+    def finish(self) -> list[tuple[Outcome, dict[str, Any]]]:
+        """At the run's end: each evaluation still paused ends ``stopped`` at its rung."""
+        out = []
+        for eid, s in sorted(self.so_far.items()):
+            if not s.paused or s.last is None:
+                continue
+            last = s.last
+            outcome = Outcome(
+                eval_id=eid,
+                status=STOPPED,
+                value=float(last["value"]),
+                worker=last.get("worker") or "0",
+                t_start=s.t_start if s.t_start is not None else float(last.get("t_start") or 0.0),
+                t_end=float(last.get("t_end") or 0.0),
+                attempt=int(last.get("attempt", 0)),
+                energy_kwh=s.energy_kwh,
+                co2_kg=s.co2_kg,
+            )
+            s.paused = False
+            out.append((outcome, {"fidelity": float(last["fidelity"])}))
+        return out
 
     # -- helpers ----------------------------------------------------------------------------------
     def _final(self, outcome: Outcome, so_far: SoFar, status: str, reached: float) -> Outcome:

@@ -7,6 +7,9 @@ that reaches rung ``r`` with value ``v`` goes on to the next rung iff ``v`` is a
 (``numpy.quantile``, linear interpolation); with fewer than two values recorded there is no
 cutoff and it goes on. The top rung is the full resource: an evaluation there is done.
 
+:class:`PromotionRungs` is the promotion form (``type="promotion"``): evaluations pause at each
+rung and a free worker promotes the best one not yet promoted from the highest rung that has one.
+
 Decisions are taken in batches: the values of one batch (what one ``wait`` returned: one
 outcome in async mode, the whole batch of ``workers`` in sync mode) are all recorded first,
 then each is decided against the same data, so the order within a batch changes nothing.
@@ -101,3 +104,34 @@ class StoppingRungs:
         for reached in batch:
             self.record(reached)
         return [self.continues(reached) for reached in batch]
+
+
+class PromotionRungs(StoppingRungs):
+    """ASHA's promotion rule (Li et al. 2020, Algorithm 2) over one set of rung levels.
+
+    An evaluation reaching a rung below the top is paused there. When a worker frees, the
+    highest rung holding an evaluation among its best ``floor(n / eta)`` (``n`` recorded there)
+    not yet promoted from it gives that evaluation (the best such) its next segment; only when no
+    rung has one does a new evaluation start.
+    """
+
+    def __init__(self, levels: Sequence[float], eta: float):
+        super().__init__(levels, eta)
+        self.promoted: list[set[int]] = [set() for _ in self.levels]
+
+    def continues(self, reached: Reached) -> bool:
+        return False  # paused (or, at the top rung, done): promotion decides later
+
+    def promotable(self) -> Reached | None:
+        """The evaluation to promote next (not yet marked), or None."""
+        for rung in reversed(range(self.top)):
+            data = self.data[rung]
+            keep = math.floor(len(data) / self.eta)
+            best = sorted(data.items(), key=lambda item: (item[1], item[0]))[:keep]
+            for trial, value in best:
+                if trial not in self.promoted[rung] and math.isfinite(value):
+                    return Reached(trial, rung, value)
+        return None
+
+    def promote(self, trial: int, rung: int) -> None:
+        self.promoted[rung].add(trial)

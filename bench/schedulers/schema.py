@@ -19,6 +19,9 @@ class AshaConf:
     eta: float = 3.0  # reduction factor: about 1/eta of the evaluations reaching a rung go on
     min_resource: float | None = None  # the first rung (null: the objective's smallest step)
     max_resource: float | None = None  # the top rung (null: the objective's full resource)
+    # stopping: an evaluation below a rung's cutoff stops there; promotion: every evaluation pauses at
+    # each rung and a free worker resumes the best one not yet promoted (from its checkpoint where it has one)
+    type: str = "stopping"
 
 
 @dataclass
