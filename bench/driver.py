@@ -415,7 +415,7 @@ class Driver:
         n, now = self.state.n_finished(), time.monotonic()
         last = self._summary_at
         if final or last is None or n - last[1] >= SUMMARY_EVERY or (n > last[1] and now - last[0] >= SUMMARY_S):
-            write_summary(self.run_dir, self.summary())
+            write_summary(self.run_dir, self.summary(), durable=final)  # fsynced at the end only: it is derived
             self._summary_at = (now, n)
 
     def _finish(self) -> None:

@@ -2,10 +2,10 @@
 
 A run folder holds ``journal.jsonl`` (the source of truth: one record per event, see
 :mod:`~bench.run_folder.schema`), ``results.csv`` and ``summary.json`` (derived from it and
-rewritten while the run goes on, see :mod:`~bench.run_folder.results` and
-:mod:`~bench.run_folder.summary`) and Hydra's ``.hydra/``. :func:`read_run` reads it the one
-way the driver resumes it: journal, then the state replayed from it
-(:class:`~bench.run_folder.state.RunState`), then the rows.
+kept current while the run goes on: results.csv appended, see :mod:`~bench.run_folder.results`,
+:mod:`~bench.run_folder.results_file` and :mod:`~bench.run_folder.summary`) and Hydra's
+``.hydra/``. :func:`read_run` reads it the one way the driver resumes it: journal, then the
+state replayed from it (:class:`~bench.run_folder.state.RunState`), then the rows.
 """
 
 from __future__ import annotations

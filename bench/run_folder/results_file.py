@@ -56,7 +56,8 @@ class ResultsFile:
 
         Args:
             state: the run's state; its finished evaluations only ever grow.
-            durable: fsync the file before returning (a rewrite always is).
+            durable: fsync the file before returning (the driver asks at the run's end only: the
+                file is derived, and its next driver rewrites it).
         """
         new = state.finished[self._done :]
         if self._columns is not None and not new:
@@ -66,7 +67,7 @@ class ResultsFile:
         fresh = sorted((state.evals[eid] for eid in new), key=finish_key)
         rows = self._rows_to_append(fresh)
         if rows is None:
-            self._rewrite(state)
+            self._rewrite(state, durable)
             return
         self._append(csv_lines(rows, self._columns or []), durable)
         self._done = len(state.finished)
@@ -102,12 +103,12 @@ class ResultsFile:
             os.close(fd)
         self._columns = columns
 
-    def _rewrite(self, state: RunState) -> None:
+    def _rewrite(self, state: RunState, durable: bool) -> None:
         self._columns = None
         in_order = [state.evals[eid] for eid in finish_order(state)]
         self._maker = RowMaker(self.optimum)
         rows = [self._maker.row(ev) for ev in in_order]  # result_rows(state, optimum), keeping the running values
-        atomic_write(self.path, results_csv_text(rows))
+        atomic_write(self.path, results_csv_text(rows), durable)
         self.rewrites += 1
         self.rows_written += len(rows)
         self._columns = results_columns(rows)

@@ -1,4 +1,4 @@
-"""summary.json: the run's totals, rewritten while it runs and at its end."""
+"""summary.json: the run's totals, rewritten while it runs (by count: bench.driver.SUMMARY_EVERY) and at its end."""
 
 from __future__ import annotations
 
@@ -34,8 +34,9 @@ def versions() -> dict[str, str]:
     return out
 
 
-def write_summary(folder: Path, summary: dict[str, Any]) -> None:
-    atomic_write(folder / SUMMARY, json.dumps(summary, indent=2, allow_nan=False, default=str) + "\n")
+def write_summary(folder: Path, summary: dict[str, Any], durable: bool = True) -> None:
+    """Rewrites summary.json atomically; fsynced with ``durable`` (see :func:`~bench.run_folder.files.atomic_write`)."""
+    atomic_write(folder / SUMMARY, json.dumps(summary, indent=2, allow_nan=False, default=str) + "\n", durable)
 
 
 def read_summary(folder: Path) -> tuple[dict[str, Any], str | None]:
