@@ -38,7 +38,7 @@ class BudgetConf:
 
 @dataclass
 class JournalConf:
-    fsync: bool = True  # fsync every journal record (turn off only to measure the harness itself)
+    fsync: bool = True  # fsync the journal once per driver wake-up (off only to measure the harness itself)
 
 
 @dataclass
