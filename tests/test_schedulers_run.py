@@ -190,3 +190,25 @@ def test_promoting_asha_pauses_at_rungs_and_resumes_the_best(tmp_path, mode):
     rungs = rung_records(tmp_path / "run")
     assert all(r["resource"] == pytest.approx(r["fidelity"] - r["resume_from"]) for r in rungs)
     assert sum(r["t_end"] - r["t_start"] for r in rungs) == pytest.approx(sum(r["resource"] for r in rungs))
+
+
+def test_a_finished_promoting_run_resumed_with_more_time_promotes_none_of_its_ended_evaluations(tmp_path):
+    args = [*MF, *SIMULATED, "scheduler=asha", "scheduler.type=promotion", "objective.steps=9", "workers=3"]
+    run_cli(
+        *args,
+        "mode=async",
+        "budget.evaluations=null",
+        "budget.seconds=3",
+        "hydra.run.dir=run",
+        cwd=tmp_path,
+        check=True,
+    )
+    first = {r["eval_id"]: r for r in final_results(read_journal(tmp_path / "run"))}
+    assert any(f["status"] == "stopped" for f in first.values())
+    run_cli("resume=run", "budget.seconds=5", cwd=tmp_path, check=True)
+    records = read_journal(tmp_path / "run")
+    finals = [r for r in records if r["event"] == "result" and r.get("final", True)]
+    assert len(finals) == len({r["eval_id"] for r in finals})  # one final result each
+    later = records[next(i for i, r in enumerate(records) if r["event"] == "resume") :]
+    assert not [r for r in later if r["event"] in ("promote", "rung") and r["eval_id"] in first]
+    assert len(finals) > len(first)  # the second life ran new evaluations

@@ -95,8 +95,11 @@ class Schedule:
 
     # -- replay -----------------------------------------------------------------------------------
     def restore(self, records: Iterable[dict[str, Any]]) -> None:
-        """Replays the journal's ``rung`` records: the rungs' data and where each evaluation stands."""
+        """Replays the journal's ``rung`` and ``promote`` records: the rungs' data and where each evaluation stands."""
         for rec in records:
+            if rec.get("event") == "result" and rec.get("final", True) and int(rec["eval_id"]) in self.so_far:
+                self._retire(int(rec["eval_id"]))  # it ended (one paused at a run's end, too)
+                continue
             if rec.get("event") == "promote":
                 self.scheduler.restore_promotion(int(rec["eval_id"]), int(rec["bracket"]), int(rec["rung"]))
                 self.so_far.setdefault(int(rec["eval_id"]), SoFar()).paused = False
@@ -222,11 +225,17 @@ class Schedule:
                 energy_kwh=s.energy_kwh,
                 co2_kg=s.co2_kg,
             )
-            s.paused = False
+            self._retire(eid)
             out.append((outcome, {"fidelity": float(last["fidelity"])}))
         return out
 
     # -- helpers ----------------------------------------------------------------------------------
+    def _retire(self, eval_id: int) -> None:
+        """An evaluation with a final result: never paused, never promoted again (a resumed run goes on)."""
+        self.so_far[eval_id].paused = False
+        if self.scheduler.promotes and eval_id in self.scheduler.position:
+            self.scheduler.restore_promotion(eval_id, *self.scheduler.position[eval_id])
+
     def _final(self, outcome: Outcome, so_far: SoFar, status: str, reached: float) -> Outcome:
         """A failed segment's outcome as the evaluation's result, its earlier segments' totals added."""
         final = dataclasses.replace(outcome, status=status)
