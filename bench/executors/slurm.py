@@ -9,7 +9,12 @@ the Slurm job id. The executor polls for results (submitit's result pickles) and
 what happened                                 Outcome status
 ============================================  ==========================================
 the job returned                              whatever :func:`evaluate` said
-``scancel`` from outside / preempted          ``cancelled`` (the driver retries)
+``scancel`` from outside, or preempted with   ``cancelled`` (the driver retries)
+``max_requeue`` 0
+requeued (``max_requeue`` > 0): preempted,    followed to its next start; its result is
+``scontrol requeue``, its node failed         reported once (more than ``max_requeue``
+                                              restarts: ``crashed``)
+held in the queue after a failed launch       ``crashed`` (the executor cancels the job)
 Slurm's time limit (state TIMEOUT)            ``timeout``
 running past ``time_limit + deadline_s``      ``timeout`` (the executor cancels the job)
 the job failed (FAILED, NODE_FAIL, OOM...)    ``crashed`` (the driver retries)
@@ -73,6 +78,9 @@ def run_task(
     folder = Path(env.paths.folder)
     with open(folder / f"{job_id}{_START_SUFFIX}", "a") as fh:  # one line per (re)start
         fh.write(f"{time.time()!r}\n")
+    earlier = _earlier_result(Path(env.paths.result_pickle), task)
+    if earlier is not None:  # requeued after it had finished (in Slurm's kill grace): not run twice
+        return earlier
     try:
         objective.setup()
     except Exception as exc:  # a worker that cannot set up: infrastructure fault
@@ -91,6 +99,21 @@ def run_task(
     outcome = evaluate(objective, task, clock_origin, worker=job_id, meter=meter)
     outcome.job_id = job_id
     return outcome
+
+
+def _earlier_result(path: Path, task: Task) -> Outcome | None:
+    """The outcome an earlier start of this job left for ``task``, if it left one."""
+    try:
+        kind, value = submitit_utils.pickle_load(path)
+    except Exception:  # none, or unreadable: evaluate
+        return None
+    if (
+        kind == "success"
+        and isinstance(value, Outcome)
+        and (value.eval_id, value.attempt) == (task.eval_id, task.attempt)
+    ):
+        return value
+    return None
 
 
 @dataclass
@@ -420,6 +443,10 @@ class SlurmExecutor(Executor):
             if (value.eval_id, value.attempt) != (tr.task.eval_id, tr.task.attempt):
                 return None  # another job's, with the same id (a reset cluster): overwritten later
             value.job_id = value.job_id or tr.job_id
+            restarts = len(self._starts(tr)) - 1
+            if restarts > 0:  # requeued (preempted, its node failed): say so beside what the objective said
+                note = f"Slurm requeued job {tr.job_id} {restarts} time(s); its result is reported once"
+                value.message = f"{value.message}\n{note}" if value.message else note
             shift = tr.origin - self.clock_origin  # non-zero for a job attached after a resume
             value.t_start, value.t_end = value.t_start + shift, value.t_end + shift
             return value
@@ -437,6 +464,10 @@ class SlurmExecutor(Executor):
         tr.last_seen = now
         if state == "PREEMPTED" and self.max_requeue > 0:
             state = "REQUEUED"  # Slurm puts it back in the queue
+        if state in slurm_state.HELD_AFTER_FAILURE:  # it would wait in the queue for a release forever
+            slurm_state.cancel([tr.job_id])
+            why = "its launch failed" if state == slurm_state.LAUNCH_FAILED_HELD else f"it ended {state}"
+            return self._failure(tr, CRASHED, f"Slurm job {tr.job_id} was held in the queue after {why}: cancelled")
         if state in slurm_state.ACTIVE:
             starts = self._starts(tr)
             if len(starts) > self.max_requeue + 1:

@@ -49,6 +49,16 @@ FINISHED = frozenset(
     }
 )
 
+#: bobench's name for a job that Slurm put back in the queue *held* after its launch failed (a
+#: node that could not start it: ``PENDING``, reason "launch failed requeued held", priority 0).
+#: It never runs again unless someone releases it.
+LAUNCH_FAILED_HELD = "LAUNCH_FAILED_HELD"
+#: Jobs that wait in the queue held after a failure, for a release that nobody will give.
+HELD_AFTER_FAILURE = frozenset({LAUNCH_FAILED_HELD, "SPECIAL_EXIT"})
+#: Pending reasons that mean :data:`LAUNCH_FAILED_HELD` (as squeue's ``%r`` and scontrol's
+#: ``Reason=`` write them, underscores read as spaces).
+_FAILURE_HOLD_REASONS = frozenset({"launch failed requeued held"})
+
 _TIMEOUT_S = 30.0
 
 
@@ -68,14 +78,23 @@ def _run(cmd: list[str]) -> subprocess.CompletedProcess[str] | None:
         return None
 
 
-def _parse_pairs(text: str) -> dict[str, str]:
+def with_reason(state: str | None, reason: str | None) -> str | None:
+    """A pending job held after a failed launch becomes :data:`LAUNCH_FAILED_HELD`; others keep their state."""
+    if state == "PENDING" and reason and reason.strip().replace("_", " ").lower() in _FAILURE_HOLD_REASONS:
+        return LAUNCH_FAILED_HELD
+    return state
+
+
+def parse_states(text: str) -> dict[str, str]:
+    """``JOBID|STATE[|REASON]`` lines (squeue's and sacct's) -> ``{job id: state}``."""
     states: dict[str, str] = {}
     for line in text.splitlines():
-        job_id, _, state = line.partition("|")
+        job_id, _, rest = line.partition("|")
+        state, _, reason = rest.partition("|")
         job_id = job_id.strip()
         if not job_id or "." in job_id:  # job steps (123.batch, 123.0) are not jobs
             continue
-        norm = normalise(state)
+        norm = with_reason(normalise(state), reason)
         if norm:
             states[job_id] = norm
     return states
@@ -90,13 +109,13 @@ def squeue_states(job_ids: Iterable[str]) -> dict[str, str] | None:
     ids = sorted(set(job_ids))
     if not ids:
         return {}
-    proc = _run(["squeue", "-h", "--states=all", "-o", "%i|%T", "-j", ",".join(ids)])
+    proc = _run(["squeue", "-h", "--states=all", "-o", "%i|%T|%r", "-j", ",".join(ids)])
     if proc is None:
         return None
     if proc.returncode != 0:
         # Every id unknown: squeue says "Invalid job id specified" and exits 1.
         return {} if "invalid job id" in proc.stderr.lower() else None
-    return _parse_pairs(proc.stdout)
+    return parse_states(proc.stdout)
 
 
 class Unreachable(Exception):
@@ -116,10 +135,8 @@ def scontrol_state(job_id: str) -> str | None:
         if "invalid job id" in proc.stderr.lower():
             return None
         raise Unreachable(proc.stderr.strip()[:200])
-    for field in proc.stdout.split():
-        if field.startswith("JobState="):
-            return normalise(field.split("=", 1)[1])
-    return None
+    fields = dict(field.split("=", 1) for field in proc.stdout.split() if "=" in field)
+    return with_reason(normalise(fields.get("JobState")), fields.get("Reason"))
 
 
 def sacct_available() -> bool:
@@ -136,7 +153,7 @@ def sacct_states(job_ids: Iterable[str]) -> dict[str, str]:
     proc = _run(["sacct", "-n", "-X", "-P", "-o", "JobID,State", "-j", ",".join(ids)])
     if proc is None or proc.returncode != 0:
         return {}
-    return _parse_pairs(proc.stdout)
+    return parse_states(proc.stdout)
 
 
 def job_states(job_ids: Iterable[str], use_sacct: bool) -> dict[str, str]:
