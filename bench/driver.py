@@ -204,7 +204,11 @@ class Driver:
                 optimum=self.objective.optimum,
                 # what a resume rebuilds the run from (bench/resume.py), with the config above
                 settings=settings_of(self.cfg),
-                choices={str(k): v for k, v in self.choices.items() if v is None or isinstance(v, str)},
+                choices={
+                    str(k): v
+                    for k, v in self.choices.items()
+                    if (v is None or isinstance(v, str)) and (k, v) != ("scheduler", "none")  # as before schedulers
+                },
             )
             self._start_executor(origin)
             return
