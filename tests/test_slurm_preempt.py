@@ -22,11 +22,12 @@ from pathlib import Path
 import cloudpickle
 import pandas as pd
 import pytest
+import submitit
 from submitit.core import utils as submitit_utils
 
 from bench.evaluate import evaluate
 from bench.executors import slurm_state
-from bench.executors.slurm import SlurmExecutor, _earlier_result
+from bench.executors.slurm import SlurmExecutor, _earlier_result, _Tracked
 from bench.records import CRASHED, OK, Outcome, Task
 from objectives.cnn import CNNObjective
 from tests.conftest import final_results, read_journal, slurm_available, start_cli
@@ -143,6 +144,17 @@ def test_a_job_held_after_a_failed_launch_is_told_apart_from_a_pending_one():
     }
     assert slurm_state.with_reason("PENDING", "launch_failed_requeued_held") == slurm_state.LAUNCH_FAILED_HELD
     assert slurm_state.parse_states("682|CANCELLED by 0") == {"682": "CANCELLED"}  # sacct's two columns
+
+
+@pytest.mark.parametrize("held", [slurm_state.LAUNCH_FAILED_HELD, "SPECIAL_EXIT"])
+def test_a_job_held_after_a_failure_is_reported_crashed_not_waited_for(tmp_path, held):
+    ex = SlurmExecutor(folder=tmp_path)
+    ex.folder = tmp_path  # what start() sets; the judgement needs no cluster (scancel of an unknown id is a no-op)
+    tracked = _Tracked(Task(2, {"x": 0.1}, seed=2), submitit.SlurmJob(folder=tmp_path, job_id="987654323"), 0.0, 0.0)
+    outcome = ex._judge(tracked, held, time.time())
+    assert outcome is not None and (outcome.status, outcome.eval_id, outcome.retryable) == (CRASHED, 2, True)
+    assert "held in the queue after" in outcome.message and "cancelled" in outcome.message
+    assert ex._judge(tracked, "PENDING", time.time()) is None  # an ordinary pending job is waited for
 
 
 def test_a_restarted_job_returns_the_result_its_earlier_start_left(tmp_path):
