@@ -148,8 +148,7 @@ def test_a_job_held_after_a_failed_launch_is_told_apart_from_a_pending_one():
 
 @pytest.mark.parametrize("held", [slurm_state.LAUNCH_FAILED_HELD, "SPECIAL_EXIT"])
 def test_a_job_held_after_a_failure_is_reported_crashed_not_waited_for(tmp_path, held):
-    ex = SlurmExecutor(folder=tmp_path)
-    ex.folder = tmp_path  # what start() sets; the judgement needs no cluster (scancel of an unknown id is a no-op)
+    ex = SlurmExecutor(folder=tmp_path)  # judging needs no cluster (scancel of an unknown id does nothing)
     tracked = _Tracked(Task(2, {"x": 0.1}, seed=2), submitit.SlurmJob(folder=tmp_path, job_id="987654323"), 0.0, 0.0)
     outcome = ex._judge(tracked, held, time.time())
     assert outcome is not None and (outcome.status, outcome.eval_id, outcome.retryable) == (CRASHED, 2, True)
