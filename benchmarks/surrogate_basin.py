@@ -32,13 +32,15 @@ import torch
 
 #: Each variant: the ``async_ts`` options it changes.
 VARIANTS: dict[str, dict[str, Any]] = {
-    "map": {},
-    "floor": {"noise_floor": 0.005},
-    "restarts4": {"fit_restarts": 4},
-    "no-observed-starts": {"observed_starts": False},
-    "hyper16": {"hyper_samples": 16},
-    "hyper16+floor": {"hyper_samples": 16, "noise_floor": 0.005},
-    "hyper16+floor+no-obs": {"hyper_samples": 16, "noise_floor": 0.005, "observed_starts": False},
+    "map": {"observed_starts": 4},  # the old default: every start may be an observed point
+    "floor": {"observed_starts": 4, "noise_floor": 0.005},
+    "restarts4": {"observed_starts": 4, "fit_restarts": 4},
+    "hyper16": {"observed_starts": 4, "hyper_samples": 16},
+    "no-observed-starts": {"observed_starts": 0},
+    "obs0+raw1024+r8": {"observed_starts": 0, "raw_samples": 1024, "num_restarts": 8},
+    "obs1+raw1024+r8": {"observed_starts": 1, "raw_samples": 1024, "num_restarts": 8},
+    "obs1+raw1024+r8+hyper16": {"observed_starts": 1, "raw_samples": 1024, "num_restarts": 8, "hyper_samples": 16},
+    "ceiling:raw8192+r32": {"observed_starts": 1, "raw_samples": 8192, "num_restarts": 32},
 }
 
 HISTORY_CUTS = {
@@ -71,7 +73,7 @@ def in_global_basin(points: np.ndarray) -> np.ndarray:
         v = f.evaluate_true(t.unsqueeze(0)).sum()
         v.backward()
         assert t.grad is not None
-        return float(v), t.grad.numpy()
+        return float(v.detach()), t.grad.numpy()
 
     out = []
     for x in points:

@@ -95,7 +95,7 @@ def test_the_noise_floor_bounds_the_fitted_noise():
 
 def test_starts_without_observed_points_still_propose_in_the_cube():
     history = _history(n=15)
-    ts = ThompsonSampling(SPACE, seed=5, observed_starts=False, **TS_CHEAP)
+    ts = ThompsonSampling(SPACE, seed=5, observed_starts=0, **TS_CHEAP)
     points = ts.ask(history, np.zeros((0, 3)), 2)
     assert points.shape == (2, 3) and (points >= 0).all() and (points <= 1).all()
     assert not np.array_equal(points, ThompsonSampling(SPACE, seed=5, **TS_CHEAP).ask(history, np.zeros((0, 3)), 2))

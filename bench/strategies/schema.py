@@ -68,14 +68,16 @@ class TSOptions(GPOptions):
     #: Posterior samples of the hyperparameters per fit (elliptical slice sampling); each TS sample
     #: uses one drawn at random. 0: every sample uses the MAP fit.
     hyper_samples: int = 0
-    observed_starts: bool = True  # the observed points are among the candidates L-BFGS-B starts from
+    #: How many of each path's num_restarts L-BFGS-B starts are its best observed points (the
+    #: others: its best of raw_samples fresh Sobol points).
+    observed_starts: int = 1
 
     def check(self) -> None:
         super().check()
         check_bool("hallucinate_pending", self.hallucinate_pending)
         check_bool("exact", self.exact)
         check_int("hyper_samples", self.hyper_samples, 0)
-        check_bool("observed_starts", self.observed_starts)
+        check_int("observed_starts", self.observed_starts, 0)
         check_int("n_candidates", self.n_candidates, 1)
         check_int("maxiter", self.maxiter, 1)
 

@@ -128,14 +128,7 @@ class ThompsonSampling(GPStrategy):
 
     def _pathwise(self, models: list[SingleTaskGP], X: Tensor, n: int) -> Tensor:
         paths = self._draw_paths(models, n)
-        cand = self._sobol(self.raw_samples)
-        if self.observed_starts:
-            cand = torch.cat([cand, X], dim=0)
-        restarts = min(self.num_restarts, len(cand))
-        with torch.no_grad():
-            values = paths(cand)  # (n, N): every path on every candidate
-        top = values.topk(restarts, dim=1).indices  # (n, R)
-        init = cand[top].transpose(0, 1).contiguous()  # (R, n, d): restart r, path i
+        init = self._starts(paths, X, n)  # (R, n, d): restart r, path i
         acq = _IndependentPaths(models[0], paths)
         with warnings.catch_warnings(record=True):
             warnings.simplefilter("ignore")
@@ -147,6 +140,24 @@ class ThompsonSampling(GPStrategy):
             per_path = paths(found.transpose(0, 1))  # (n, R)
         best = per_path.argmax(dim=1)  # (n,)
         return found[best, torch.arange(n)]
+
+    def _starts(self, paths: Any, X: Tensor, n: int) -> Tensor:
+        """Each path's L-BFGS-B starts, ``(R, n, d)``: its best ``observed_starts`` observed points
+        and its best fresh Sobol points for the other starts.
+
+        Scored on one pool, the observed points near the incumbent take every start (a path is
+        high where the data are good), and L-BFGS-B then only climbs the incumbent's mode while
+        the path's maximum lies elsewhere as often as not (docs/parallel-bo.md, "Why seeds got
+        stuck"); so the observed points get a fixed share of the starts.
+        """
+        k_obs = min(self.observed_starts, self.num_restarts, len(X))
+        sobol = self._sobol(self.raw_samples)
+        k_sobol = min(self.num_restarts - k_obs, len(sobol))
+        with torch.no_grad():
+            parts = [sobol[paths(sobol).topk(k_sobol, dim=1).indices]]  # (n, k_sobol, d)
+            if k_obs:
+                parts.append(X[paths(X).topk(k_obs, dim=1).indices])
+        return torch.cat(parts, dim=1).transpose(0, 1).contiguous()
 
 
 class _PathStack:
