@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench.errors import UserError
 from bench.space import Space
 
 
@@ -67,6 +68,33 @@ class Fidelity:
     maximum: float
     integer: bool = False
     checkpoints: bool = False
+
+
+def fidelity_from_config(node: Mapping[str, Any] | None, where: str = "objective.fidelity") -> Fidelity | None:
+    """A user objective's declared resource (``{name, minimum, maximum, integer, checkpoints}``; empty: none), checked.
+
+    Raises:
+        UserError: naming the field that is missing or out of range.
+    """
+    node = dict(_plain(node) or {})
+    if not node:  # none declared
+        return None
+    unknown = sorted(set(node) - {"name", "minimum", "maximum", "integer", "checkpoints"})
+    if unknown:
+        raise UserError(f"{where}.{unknown[0]}: unknown key (name, minimum, maximum, integer, checkpoints)")
+    for key in ("minimum", "maximum"):
+        v = node.get(key)
+        if isinstance(v, bool) or not isinstance(v, int | float) or not 0 < v < float("inf"):
+            raise UserError(f"{where}.{key}: expected a positive number, got {v!r}")
+    if node["minimum"] > node["maximum"]:
+        raise UserError(f"{where}.minimum: {node['minimum']!r} is above {where}.maximum ({node['maximum']!r})")
+    return Fidelity(
+        str(node.get("name") or "resource"),
+        float(node["minimum"]),
+        float(node["maximum"]),
+        bool(node.get("integer", False)),
+        bool(node.get("checkpoints", False)),
+    )
 
 
 @dataclass

@@ -10,6 +10,9 @@ Each evaluation runs the command once:
   ``BOBENCH_SEED`` and, in a run, ``BOBENCH_EVAL_DIR`` (the evaluation's folder, e.g. for checkpoints);
 - its value: the last line of its stdout that is a JSON object with ``value`` (its other keys
   become metrics) or a bare number;
+- with ``fidelity`` (its resource, for a scheduler): ``{fidelity}`` and ``{resume_from}`` in its
+  arguments say how far to run and from where (the full ``maximum`` and 0 without a scheduler),
+  and each stdout line that is a JSON object with ``step`` and ``value`` is an intermediate report;
 - its failure: a non-zero exit is an error whose message ends with the last line of its stderr;
   past ``timeout_s`` its whole process group is killed and the evaluation fails;
 - its output: stdout and stderr are kept in ``<run folder>/evals/<eval_id>/stdout.txt`` and
@@ -38,7 +41,7 @@ import numpy as np
 
 from bench.errors import UserError
 from bench.evaluate import current_task, json_safe
-from bench.objective import Evaluation, Objective
+from bench.objective import Evaluation, Objective, fidelity_from_config, reporter
 from objectives.function import check_space_given
 
 #: The environment variables a command reads its evaluation from.
@@ -71,6 +74,7 @@ class CommandObjective(Objective):
         timeout_s: float | None = None,
         optimum: float | None = None,
         name: str | None = None,
+        fidelity: Mapping[str, Any] | None = None,
     ):
         if not command or not str(command).strip():
             raise UserError(
@@ -90,6 +94,7 @@ class CommandObjective(Objective):
             raise UserError(f"objective.timeout_s: must be positive, got {timeout_s}")
         self.timeout_s = None if timeout_s is None else float(timeout_s)
         self.optimum = None if optimum is None else float(optimum)
+        self.fidelity = fidelity_from_config(fidelity)
         self.run_dir: str | None = None
         if "seed" in self.space.names:
             raise UserError(
@@ -104,19 +109,27 @@ class CommandObjective(Objective):
 
     def _argv(self, params: Mapping[str, Any], seed: int) -> list[str]:
         """The arguments for one evaluation; a UserError naming a placeholder the space lacks."""
-        values = {**params, "seed": seed}
+        values = {**params, "seed": seed, **self._span()}
         argv = []
         for arg in self.args:
             try:
                 argv.append(arg.format(**values))
             except KeyError as exc:
-                known = ", ".join(f"{{{n}}}" for n in (*self.space.names, "seed"))
+                known = ", ".join(f"{{{n}}}" for n in (*self.space.names, "seed", *self._span()))
                 raise UserError(f"objective.command: unknown placeholder {{{exc.args[0]}}} (known: {known})") from None
             except IndexError:
                 raise UserError(f"objective.command: {arg!r} has a placeholder without a name ({{}})") from None
             except ValueError as exc:
                 raise UserError(f"objective.command: {arg!r}: {exc} (write {{{{ and }}}} for literal braces)") from None
         return argv
+
+    def _span(self) -> dict[str, float | int]:
+        """``{fidelity}`` and ``{resume_from}`` for a command with a resource: how far to run, from where."""
+        if self.fidelity is None:
+            return {}
+        rep = reporter()
+        span = {"fidelity": rep.until(self.fidelity.maximum), "resume_from": rep.start}
+        return {k: round(v) for k, v in span.items()} if self.fidelity.integer else span
 
     def set_run_dir(self, run_dir: Path) -> None:
         self.run_dir = str(Path(run_dir).absolute())
@@ -132,7 +145,10 @@ class CommandObjective(Objective):
                 why = f"killed by {_signal_name(-returncode)}" if returncode < 0 else f"exited with {returncode}"
                 last = _last_line(stderr_path) or "(nothing on stderr)"
                 raise RuntimeError(f"command {why}: {last}")
-            return parse_value(_tail(stdout_path))
+            stdout = _tail(stdout_path)
+            if self.fidelity is not None:
+                report_lines(stdout)
+            return parse_value(stdout)
 
     @contextlib.contextmanager
     def _output_files(self) -> Iterator[tuple[Path | None, Path, Path]]:
@@ -175,6 +191,25 @@ class CommandObjective(Objective):
                 raise
             _kill_group(process.pid)  # anything it left running in the background
             return returncode
+
+
+def report_lines(stdout: str) -> None:
+    """Reports each stdout line that is a JSON object with ``step`` and ``value`` (its other keys as metrics)."""
+    rep = reporter()
+    for line in stdout.splitlines():
+        text = line.strip()
+        if not text.startswith("{"):
+            continue
+        try:
+            obj = json.loads(text)
+        except ValueError:
+            continue
+        if (
+            isinstance(obj, dict)
+            and isinstance(obj.get("step"), int | float)
+            and isinstance(obj.get("value"), int | float)
+        ):
+            rep.report(obj["step"], obj["value"], **{str(k): v for k, v in obj.items() if k not in ("step", "value")})
 
 
 def parse_value(stdout: str) -> Evaluation:

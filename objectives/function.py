@@ -14,6 +14,10 @@ folder bobench was started in (both recorded absolute when the objective is buil
 ``sys.path``. A misspelt module, function or parameter is a one-line error before any
 evaluation: the module is looked up when the objective is built and the function's signature
 is checked against the space in :meth:`FunctionObjective.validate`.
+
+With ``fidelity`` (``{name, minimum, maximum, integer, checkpoints}``: its resource) a scheduler
+can stop it early: the function asks :func:`bench.objective.reporter` how far to run and reports
+as it goes (docs/early-stopping.md).
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import UserError
-from bench.objective import Evaluation, Objective
+from bench.objective import Evaluation, Objective, fidelity_from_config
 
 
 def split_target(target: str) -> tuple[str, str]:
@@ -93,6 +97,7 @@ class FunctionObjective(Objective):
         path: Sequence[str] | str | None = None,
         optimum: float | None = None,
         name: str | None = None,
+        fidelity: Mapping[str, Any] | None = None,
     ):
         if not target:
             raise UserError("objective.target: name the function to tune, e.g. objective.target=train:objective")
@@ -101,6 +106,7 @@ class FunctionObjective(Objective):
         self.target = f"{self.module}:{self.attr}"
         super().__init__(space, name or self.target)
         self.optimum = None if optimum is None else float(optimum)
+        self.fidelity = fidelity_from_config(fidelity)  # its resource: the function calls reporter() itself
         folders = [path] if isinstance(path, str) else list(path or [])
         self.path = [str(Path(p).expanduser().absolute()) for p in folders] + [os.getcwd()]
         self._fn: Callable[..., Any] | None = None

@@ -125,6 +125,9 @@ class FunctionConf:
     target: str | None = None  # package.module:function, called as fn(**params) (and seed= if it takes one)
     path: list[str] = field(default_factory=list)  # folders put on sys.path first (the start folder always is)
     optimum: float | None = None  # the known minimum, for regret
+    # its resource for a scheduler, {name, minimum, maximum, integer, checkpoints}: it calls
+    # bench.objective.reporter() (docs/early-stopping.md)
+    fidelity: dict[str, Any] = field(default_factory=dict)  # {}: none
     space: dict[str, Any] = field(default_factory=dict)
 
 
@@ -138,6 +141,9 @@ class CommandConf:
     cwd: str | None = None  # where it runs (default: the folder bobench was started in)
     timeout_s: float | None = None  # seconds before its process group is killed and the evaluation fails
     optimum: float | None = None  # the known minimum, for regret
+    # its resource for a scheduler, {name, minimum, maximum, integer, checkpoints}: {fidelity} and
+    # {resume_from} in the command, a JSON line {"step": ..., "value": ...} per report on stdout
+    fidelity: dict[str, Any] = field(default_factory=dict)  # {}: none
     space: dict[str, Any] = field(default_factory=dict)
 
 

@@ -255,3 +255,22 @@ def test_a_promoting_asha_resumes_paused_trials_from_where_they_stopped():
     assert [asha.span(t) for t in promoted] == [(pytest.approx(1 / 9), pytest.approx(1 / 3))] * 3
     with pytest.raises(UserError, match=r"scheduler\.type"):
         ASHA(type="pause")
+
+
+@pytest.mark.parametrize(
+    ("node", "says"),
+    [
+        ({"minimum": 1}, r"objective\.fidelity\.maximum: expected a positive number"),
+        ({"minimum": 5, "maximum": 4}, r"objective\.fidelity\.minimum: 5 is above"),
+        ({"minimum": 1, "maximum": 4, "epochs": 3}, r"objective\.fidelity\.epochs: unknown key"),
+    ],
+)
+def test_a_declared_resource_is_checked_naming_the_field(node, says):
+    from bench.objective import fidelity_from_config
+
+    with pytest.raises(UserError, match=says):
+        fidelity_from_config(node)
+    assert fidelity_from_config({}) is None
+    assert fidelity_from_config({"name": "epochs", "minimum": 1, "maximum": 4, "integer": True}) == Fidelity(
+        "epochs", 1.0, 4.0, integer=True
+    )

@@ -172,7 +172,7 @@ def test_the_cnn_reports_every_epoch_and_asha_stops_it(tmp_path):
     )  # fmt: skip
     finals = check_schedule(tmp_path / "run", [1, 2, 4])
     assert {f["status"] for f in finals.values()} == {"ok", "stopped"}
-    for f in finals.values():  # a continued evaluation trained again from epoch 1: its metrics say so
+    for f in finals.values():  # its metrics hold every epoch it reached, from a checkpoint or not
         assert len(f["metrics"]["val_accuracy"]) == f["fidelity"]
 
 
@@ -212,3 +212,52 @@ def test_a_finished_promoting_run_resumed_with_more_time_promotes_none_of_its_en
     later = records[next(i for i, r in enumerate(records) if r["event"] == "resume") :]
     assert not [r for r in later if r["event"] in ("promote", "rung") and r["eval_id"] in first]
     assert len(finals) > len(first)  # the second life ran new evaluations
+
+
+TRAIN = """
+import json, sys
+lr, epochs, start = float(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+for epoch in range(start + 1, epochs + 1):
+    print(json.dumps({"step": epoch, "value": (lr - 0.3) ** 2 + 1.0 / epoch}))
+"""
+
+CURVE = """
+from bench.objective import reporter
+
+def curve(x, seed=0):
+    rep = reporter()
+    for epoch in range(1, int(rep.until(4)) + 1):
+        value = (x - 0.3) ** 2 + 1.0 / epoch
+        if epoch > rep.start:  # trained again from 0: the earlier epochs were reported
+            rep.report(epoch, value)
+    return value
+"""
+
+
+@pytest.mark.parametrize("kind", ["command", "function"])
+def test_a_command_and_a_function_report_with_their_declared_resource(tmp_path, kind):
+    (tmp_path / "train.py").write_text(TRAIN)
+    (tmp_path / "mymod.py").write_text(CURVE)
+    if kind == "command":
+        objective = ["objective=command", 'objective.command="python train.py {x} {fidelity} {resume_from}"']
+    else:
+        objective = ["objective=function", "objective.target=mymod:curve"]
+    run_cli(
+        *objective, "+objective.space.x={type: float, low: 0.0, high: 1.0}",
+        "+objective.fidelity={name: epochs, minimum: 1, maximum: 4, integer: true}", "scheduler=asha",
+        "scheduler.eta=2", "strategy=random", "budget.evaluations=6", "carbon=off", "hydra.run.dir=run",
+        cwd=tmp_path, check=True,
+    )  # fmt: skip
+    finals = check_schedule(tmp_path / "run", [1, 2, 4])
+    assert {f["status"] for f in finals.values()} == {"ok", "stopped"}
+    # unscheduled, the same command runs the full resource (its {fidelity} is the maximum)
+    run_cli(
+        *objective, "+objective.space.x={type: float, low: 0.0, high: 1.0}",
+        "+objective.fidelity={name: epochs, minimum: 1, maximum: 4, integer: true}", "strategy=random",
+        "budget.evaluations=2", "carbon=off", "hydra.run.dir=full", cwd=tmp_path, check=True,
+    )  # fmt: skip
+    records = read_journal(tmp_path / "full")
+    x = {r["eval_id"]: r["params"]["x"] for r in records if r["event"] == "submit"}
+    assert [r["value"] for r in final_results(records)] == pytest.approx(
+        [(x[r["eval_id"]] - 0.3) ** 2 + 1 / 4 for r in final_results(records)]
+    )
