@@ -58,8 +58,8 @@ class UCBOptions(GPOptions):
 class TSOptions(GPOptions):
     """Thompson sampling (``bench/strategies/ts.py``)."""
 
-    num_restarts: int = 4  # L-BFGS-B starts per sample path
-    raw_samples: int = 256  # Sobol points each path is scored on to pick its starts
+    num_restarts: int = 8  # L-BFGS-B starts per sample path
+    raw_samples: int = 1024  # Sobol points each path is scored on to pick its starts
     refit_every: int = 10  # evaluations between hyperparameter fits (Kandasamy et al.: 25)
     hallucinate_pending: bool = False  # condition on running points at their posterior mean (asyHTS)
     exact: bool = False  # exact joint samples on a Sobol candidate set (ts_exact) instead of pathwise ones
