@@ -20,8 +20,9 @@ reaches the target is shown as not reached, with what it spent in all. The media
 every pair, counting a run that did not reach as infinitely costly (so a median over pairs
 where half did not reach is "not reached").
 
-Command: ``python -m analysis.early_stopping DIR [DIR ...]`` (run folders, or multirun folders
-holding them; docs/early-stopping.md).
+Command: ``python -m analysis.early_stopping DIR [DIR ...] [--figure regret.png]`` (run folders,
+or multirun folders holding them; the figure: median simple regret against compute spent, with
+the quartiles; docs/early-stopping.md).
 """
 
 from __future__ import annotations
@@ -249,18 +250,67 @@ def table(rows: Sequence[dict[str, Any]]) -> str:
     return "\n".join([*lines, "", *notes])
 
 
+def regret_by_compute(run: RunFolder, grid: Sequence[float]) -> list[float]:
+    """The run's simple regret (best full-fidelity value - optimum) once it had spent each compute of ``grid``.
+
+    Infinite before its first full-fidelity value.
+    """
+    optimum = run.optimum if run.optimum is not None else 0.0
+    points = [(spent_by(run.records, t).compute, best - optimum) for t, best in best_curve(run)]
+    out = []
+    for c in grid:
+        reached = [r for spent, r in points if spent <= c + 1e-9]
+        out.append(reached[-1] if reached else math.inf)  # none yet: worse than any
+    return out
+
+
+def figure(pairs: Sequence[Pair], path: Path) -> None:
+    """Median simple regret (and the quartiles) against compute, full fidelity and scheduled, over the pairs.
+
+    A run with no full-fidelity value yet counts as infinitely far: a curve starts where half the runs have one.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    top = max(spent_by(r.records, end_time(r)).compute for p in pairs for r in (p.full, p.scheduled))
+    grid = list(np.linspace(0.0, top, 200))
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for label, runs in (("full fidelity", [p.full for p in pairs]), (pairs[0].scheduler, [p.scheduled for p in pairs])):
+        curves = np.array([regret_by_compute(r, grid) for r in runs], dtype=float)
+        with np.errstate(invalid="ignore"):  # a run with no value yet counts as infinitely far
+            med = np.median(curves, axis=0)
+            low, high = np.percentile(curves, 25, axis=0), np.percentile(curves, 75, axis=0)
+        finite = np.isfinite(high) & np.isfinite(low)
+        ax.plot(grid, np.where(np.isfinite(med), med, np.nan), label=f"{label} (median of {len(runs)})")
+        ax.fill_between(grid, np.where(finite, low, np.nan), np.where(finite, high, np.nan), alpha=0.2)
+    ax.set_yscale("log")
+    ax.set_xlabel("compute spent (worker-seconds)")
+    ax.set_ylabel("simple regret (full-fidelity evaluations)")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m analysis.early_stopping",
         description="compute, time and CO2 a scheduler saves to reach the full-fidelity run's final best",
     )
     parser.add_argument("paths", nargs="+", help="run folders or multirun folders")
+    parser.add_argument("--figure", type=Path, help="also draw regret against compute into this PNG")
     args = parser.parse_args(argv)
     pairs = pair_runs(find_runs(args.paths))
     if not pairs:
         print("no pair of runs differing only in their scheduler (scheduler=none and another) found", file=sys.stderr)
         return 1
     print(table([p.row() for p in pairs]))
+    if args.figure is not None:
+        figure(pairs, args.figure)
+        print(f"\nfigure: {args.figure}")
     return 0
 
 

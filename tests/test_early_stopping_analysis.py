@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from analysis.early_stopping import main, pair_runs, segments, spent_by
+from analysis.early_stopping import main, pair_runs, regret_by_compute, segments, spent_by
 from bench.run_folder import read_run
 from tests.conftest import run_cli
 
@@ -51,6 +51,11 @@ def test_the_table_pairs_runs_that_differ_only_in_their_scheduler(tmp_path, caps
         assert row["compute_vs_full_end"] == pytest.approx(row["sched_compute"] / row["full_compute_end"])
     else:
         assert math.isinf(row["compute_vs_full_end"])
-    assert main([str(tmp_path / "runs")]) == 0
+    assert main([str(tmp_path / "runs"), "--figure", str(tmp_path / "regret.png")]) == 0
     out = capsys.readouterr().out
     assert "| seed 4 | asha |" in out and "**median of 1**" in out
+    assert (tmp_path / "regret.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # regret by compute: infinite before the first full-fidelity value, then the best so far
+    grid = [0.0, row["full_compute_end"]]
+    early, end = regret_by_compute(full, grid)
+    assert math.isinf(early) and end == pytest.approx(row["target"] - full.optimum)
