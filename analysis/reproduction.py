@@ -18,6 +18,7 @@ Bad input gives one line on stderr, ``bobench-reproduce: error: ...``, and exit 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import shlex
 import sys
@@ -132,8 +133,12 @@ def preset_section(folder: Path, out: Path, figures_dir: Path, stuck_threshold: 
     return lines
 
 
-def write_page(paths: Sequence[str], out: Path, stuck_threshold: float, command: str | None) -> Path:
+def write_page(
+    paths: Sequence[str], out: Path, stuck_threshold: float, command: str | None, argv: Sequence[str] = ()
+) -> Path:
     """Writes the page and its figures (``<out's folder>/figures/reproduction/``)."""
+    if not math.isfinite(stuck_threshold):
+        raise UserError(f"--stuck-threshold: expected a finite regret, got {stuck_threshold}")
     folders = [Path(p) for p in paths]
     for f in folders:
         if not f.is_dir():
@@ -144,7 +149,7 @@ def write_page(paths: Sequence[str], out: Path, stuck_threshold: float, command:
     sections: list[str] = []
     for folder in folders:
         sections += preset_section(folder, out, figures_dir, stuck_threshold)
-    made_by = shlex.join([PROG, *sys.argv[1:]]) if command is None else command
+    made_by = shlex.join([PROG, *argv]) if command is None else command
     lines = [
         "# Reproducing the papers' claims",
         "",
@@ -163,9 +168,10 @@ def write_page(paths: Sequence[str], out: Path, stuck_threshold: float, command:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     try:
-        page = write_page(args.paths, Path(args.out), args.stuck_threshold, args.command)
+        page = write_page(args.paths, Path(args.out), args.stuck_threshold, args.command, argv)
     except UserError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2

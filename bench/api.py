@@ -288,6 +288,7 @@ class Optimizer:
         if k:
             dim = self.space.dim
             history = self._state.history(dim)
+            history.elapsed = float(self._now())  # the run's wall clock, for initial designs given in time
             pending = np.array([ev.x for ev in self._state.in_flight()], dtype=float).reshape(-1, dim)
             t0 = time.perf_counter()
             X = np.asarray(self._strategy.propose(history, pending, k), dtype=float).reshape(-1, dim)

@@ -240,6 +240,8 @@ class Driver:
 
     def _attach(self, ev: EvalState, job_id: str) -> bool:
         task = Task(ev.eval_id, dict(ev.params), eval_seed(int(self.cfg.seed), ev.eval_id), ev.attempt)
+        if self.schedule is not None:  # the segment the job is running
+            task.resume_from, task.fidelity = self.schedule.span(ev.eval_id)
         if not self.executor.attach(task, job_id):
             return False
         self._log("attach", eval_id=ev.eval_id, attempt=ev.attempt, job_id=job_id)

@@ -241,8 +241,9 @@ class CNNObjective(Objective):
             ``<run folder>/evals/<eval_id>/checkpoint.pt`` (:mod:`objectives.checkpoint`), so that
             a re-run of the evaluation (a requeued Slurm job, a retried attempt, a resumed run)
             continues from its last epoch; the file goes when the evaluation has trained all its
-            epochs, diverged or raised. On the CPU a continued evaluation ends with the same value and metrics as an
-            uninterrupted one (``epoch_seconds`` aside; ``resumed_from_epoch`` says where it went on).
+            epochs, diverged or raised (one a scheduler stopped or left paused keeps it). On the
+            CPU a continued evaluation ends with the same value and metrics as an uninterrupted one
+            (``epoch_seconds`` aside; ``resumed_from_epoch`` says where it went on).
     """
 
     name = "cnn"

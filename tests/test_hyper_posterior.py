@@ -127,3 +127,12 @@ def test_fit_restarts_never_end_below_the_single_fit() -> None:
     fit_hyperparameters(restarted, seed=0, restarts=3)
     assert log_posterior(restarted) >= log_posterior(single) - 1e-9
     assert np.isfinite(log_posterior(restarted))
+
+
+def test_a_fit_on_a_floor_is_a_valid_start():
+    X, Y = _data()
+    gp = build_gp(X, Y, noise_floor=0.2)
+    fit_hyperparameters(gp, seed=0)
+    theta = theta_of(gp)
+    theta[2] = math.log(0.2) - 1e-12  # a rounding error below the noise floor, as whitening can leave
+    assert math.isfinite(LogLikelihood.of(gp)(theta))

@@ -140,3 +140,15 @@ def test_resume_and_analysis_skip_the_same_bad_record(tmp_path):
     assert any("never submitted skipped (eval_id 0" in n for n in run.notes), run.notes
     with Journal(tmp_path) as journal:  # a resuming driver reads the same
         assert journal.records == run.records
+
+
+@pytest.mark.parametrize("event", ["rung", "promote"])
+def test_a_segment_that_ended_leaves_no_job_for_a_resume_to_follow(event):
+    from bench.run_folder.state import RunState
+
+    state = RunState()
+    state.apply({"event": "submit", "eval_id": 0, "attempt": 0, "params": {"x": 0.5}, "x": [0.5], "t_submit": 0.0})
+    state.apply({"event": "job", "eval_id": 0, "attempt": 0, "job_id": "123"})
+    assert state.evals[0].job_id == "123"
+    state.apply({"event": event, "eval_id": 0, "t_end": 1.0, "bracket": 0, "rung": 0, "value": 1.0})
+    assert state.evals[0].job_id is None  # the next segment's job is journaled when it starts

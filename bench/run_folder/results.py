@@ -49,7 +49,7 @@ class Column:
 HEAD = (
     Column("eval_id", "int", "the evaluation's id, in the order points were proposed"),
     Column("status", "text", "ok, diverged, error, invalid, crashed, timeout, cancelled, lost or stopped"),
-    Column("value", "float", "the value to minimise (empty unless ok)"),
+    Column("value", "float", "the value to minimise (empty unless ok or stopped: a stopped one keeps its last)"),
 )
 #: After the ``param.*`` and ``metric.*`` columns.
 TAIL = (

@@ -112,8 +112,12 @@ class RunState:
             else:
                 ev.failed_attempts.append(rec)
             self.last_t = max(self.last_t, _num(rec.get("t_end")))
-        elif event == "rung":  # a scheduled evaluation's segment ended (bench/schedulers)
-            self.last_t = max(self.last_t, _num(rec.get("t_end")))
+        elif event in ("rung", "promote"):  # a scheduled evaluation's segment ended, or it goes on
+            ev = self.evals.get(int(rec["eval_id"]))
+            if ev is not None:  # the job that ran the segment is done: a resume must never follow it
+                ev.job_id = None
+            if event == "rung":
+                self.last_t = max(self.last_t, _num(rec.get("t_end")))
 
     # -- views -----------------------------------------------------------------------------
     @property

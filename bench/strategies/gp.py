@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from botorch.acquisition import AcquisitionFunction
+from botorch.exceptions.errors import ModelFittingError
 from botorch.fit import fit_gpytorch_mll
 from botorch.models import SingleTaskGP
 from botorch.models.transforms import Standardize
@@ -33,6 +34,7 @@ from gpytorch.kernels import RBFKernel, ScaleKernel
 from gpytorch.likelihoods import GaussianLikelihood
 from gpytorch.mlls import ExactMarginalLogLikelihood
 from gpytorch.priors import LogNormalPrior
+from linear_operator.utils.errors import NotPSDError
 from torch import Tensor
 
 from bench.seeding import derive_seed
@@ -162,16 +164,22 @@ def fit_hyperparameters(model: SingleTaskGP, seed: int, restarts: int = 0) -> No
     for attempt in range(restarts + 1):
         if attempt:
             set_theta(model, prior.loc + prior.scale * torch.randn(prior.loc.shape, dtype=DTYPE, generator=generator))
-        with (
-            torch_seeded(derive_seed(seed, attempt, bits=32) if attempt else seed),
-            warnings.catch_warnings(record=True),
-        ):
-            warnings.simplefilter("ignore")  # optimisation warnings: BoTorch retries by itself
-            fit_gpytorch_mll(mll)
+        try:
+            with (
+                torch_seeded(derive_seed(seed, attempt, bits=32) if attempt else seed),
+                warnings.catch_warnings(record=True),
+            ):
+                warnings.simplefilter("ignore")  # optimisation warnings: BoTorch retries by itself
+                fit_gpytorch_mll(mll)
+        except (ModelFittingError, NotPSDError, RuntimeError):
+            if not attempt:
+                raise  # the plain fit failing is the model's problem, as without restarts
+            continue  # a start drawn far out in the priors' tails: the other fits stand
         if restarts:
             model.train()
             with torch.no_grad():
                 value = float(mll(model(*model.train_inputs), model.train_targets))
+            value = value if math.isfinite(value) else -math.inf
             if best is None or value > best[0]:
                 best = (value, _hyper_state(model))
     if best is not None:

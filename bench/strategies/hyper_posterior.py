@@ -110,7 +110,9 @@ class LogLikelihood:
     def __call__(self, theta: Tensor) -> float:
         self.evaluations += 1
         d = self.d
-        if bool((theta[:d] < self.log_ls_floor).any()) or float(theta[d]) < self.log_noise_floor:
+        # (a fit sitting on a floor comes back from the whitened coordinates a rounding error below it)
+        tol = 1e-6  # (and a float32 bound buffer sits up to 1e-7 above the float64 floor)
+        if bool((theta[:d] < self.log_ls_floor - tol).any()) or float(theta[d]) < self.log_noise_floor - tol:
             return -math.inf
         Z = self.X / theta[:d].exp()
         sq = (Z.unsqueeze(-2) - Z.unsqueeze(-3)).pow(2).sum(-1)

@@ -14,9 +14,10 @@ Desautels et al. 2014's GP-BUCB, Kandasamy et al.'s synBUCB and asyHUCB.
 
 ``ucb`` is analytic UCB for one point with nothing running. With running points or a batch it
 uses BoTorch's Monte-Carlo ``qUpperConfidenceBound`` with the running points as ``X_pending``
-(the same fantasy treatment as ``ei``), greedily. Kandasamy et al.'s asyUCB ignores running
-points altogether; in this harness, where a decision is a deterministic function of the
-history, that would propose a running point again, which the strategy contract rules out.
+(the same fantasy treatment as ``ei``), greedily. ``use_pending: false`` ignores running points
+altogether, as Kandasamy et al.'s asyUCB and Riegler et al. 2026's asynchronous UCB do; a
+decision being a deterministic function of the history, it can then propose a point at or next
+to a running one when nothing finished in between (the method under test).
 """
 
 from __future__ import annotations
