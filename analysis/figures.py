@@ -102,14 +102,16 @@ def _co2_label(runs: pd.DataFrame, notes: list[str], objective: str) -> str:
     return "kg CO2e (evaluations, + decisions where recorded)"
 
 
-def _seeds_phrase(n_seeds: dict[str, int]) -> str:
-    """How a figure's lines were made: ``mean ± SE over N seeds``, or one seed, with no ± SE."""
+def _seeds_phrase(n_seeds: dict[str, int], center: str = "mean") -> str:
+    """How a figure's lines were made: ``mean ± SE over N seeds`` (or the median and quartiles),
+    or one seed, with no band."""
     counts = set(n_seeds.values()) or {1}
     if counts == {1}:
         return "one seed"
+    how = "median and quartiles" if center == "median" else "mean ± SE"
     if len(counts) == 1:
-        return f"mean ± SE over {counts.pop()} seeds"
-    return f"mean ± SE over {min(counts)}-{max(counts)} seeds"
+        return f"{how} over {counts.pop()} seeds"
+    return f"{how} over {min(counts)}-{max(counts)} seeds"
 
 
 # -- convergence -----------------------------------------------------------------------------
@@ -182,7 +184,7 @@ def convergence_plot(
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
     axes[0][0].legend(fontsize="small")
-    fig.suptitle(f"{objective}: {ylabel} ({_seeds_phrase(n_seeds)})")
+    fig.suptitle(f"{objective}: {ylabel} ({_seeds_phrase(n_seeds, center)})")
     return fig, [p[0] for p in panels]
 
 

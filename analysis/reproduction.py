@@ -85,7 +85,37 @@ def _evidence(claims: pd.DataFrame, robust: pd.DataFrame) -> list[str]:
     return [*lines, ""]
 
 
-def preset_section(folder: Path, out: Path, figures_dir: Path, stuck_threshold: float) -> list[str]:
+def presets_with_claims() -> dict[str, list[str]]:
+    """Every preset in ``conf/experiment`` that states claims: its name and claim ids."""
+    import yaml
+
+    from bench.cli import CONF_DIR
+
+    found: dict[str, list[str]] = {}
+    for path in sorted((CONF_DIR / "experiment").glob("*.yaml")):
+        node = yaml.safe_load(path.read_text()) or {}
+        claims = node.get("claims") or []
+        if claims:
+            found[path.stem] = [str(c.get("id", "?")) for c in claims]
+    return found
+
+
+def not_run_section(covered: set[str]) -> list[str]:
+    """The presets with claims that no folder covered: the page says they were not checked."""
+    missing = {name: ids for name, ids in presets_with_claims().items() if name not in covered}
+    if not missing:
+        return []
+    lines = [
+        "## Presets not run for this page",
+        "",
+        "Their claims are not checked here (no run folder was given for them):",
+        "",
+    ]
+    lines += [f"- `{name}`: {', '.join(ids)}" for name, ids in missing.items()]
+    return [*lines, ""]
+
+
+def preset_section(folder: Path, out: Path, figures_dir: Path, stuck_threshold: float) -> tuple[str, list[str]]:
     """The page's section for one preset's multirun folder."""
     from analysis.claims import check_claims, claims_markdown, claims_of
     from analysis.figures import _save, _slug, _theme, convergence_plot
@@ -130,7 +160,7 @@ def preset_section(folder: Path, out: Path, figures_dir: Path, stuck_threshold: 
     lines += _evidence(claims, robust)
     robust_lines = robust_markdown(robust, measure)
     lines += [ln.replace("## Robust", "### Robust") for ln in robust_lines if "Table as CSV" not in ln]
-    return lines
+    return name, lines
 
 
 def write_page(
@@ -147,8 +177,12 @@ def write_page(
         raise UserError(f"--out: {out} is a folder; give the Markdown file to write")
     figures_dir = out.parent / "figures" / "reproduction"
     sections: list[str] = []
+    covered: set[str] = set()
     for folder in folders:
-        sections += preset_section(folder, out, figures_dir, stuck_threshold)
+        name, lines = preset_section(folder, out, figures_dir, stuck_threshold)
+        covered.add(name)
+        sections += lines
+    sections += not_run_section(covered)
     made_by = shlex.join([PROG, *argv]) if command is None else command
     lines = [
         "# Reproducing the papers' claims",

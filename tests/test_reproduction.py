@@ -46,6 +46,7 @@ def test_the_page_states_every_claim_with_its_figure_and_evidence(tmp_path):
     assert (tmp_path / "docs" / "figures" / "reproduction" / "riegler2026_hartmann6_regret.png").is_file()
     assert "](figures/reproduction/riegler2026_hartmann6_regret.png)" in page
     assert "### Robust statistics" in page
+    assert "## Presets not run for this page" in page and "- `kandasamy_branin`: kandasamy2018-branin" in page
     if "**not reproduced**" in page:
         assert "#### Why the claims that did not reproduce did not" in page
     again = _reproduce("sweep/riegler2026", "--out", "docs/reproduction.md", "--command", "the sweep", cwd=tmp_path)
