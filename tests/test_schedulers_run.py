@@ -131,7 +131,8 @@ def test_a_killed_and_resumed_run_continues_the_same_schedule(tmp_path, kind):
     args += ["seed=3"]
     args += ["budget.evaluations=9"]
     run_cli(*args, "hydra.run.dir=straight", cwd=tmp_path, check=True)
-    kill_after(start_cli(*args, "hydra.run.dir=killed", cwd=tmp_path), tmp_path / "killed", n_results=3)
+    # after 3 segments: the promotion type writes its final results only at the run's end
+    kill_after(start_cli(*args, "hydra.run.dir=killed", cwd=tmp_path), tmp_path / "killed", n_results=3, event="rung")
     before = rung_records(tmp_path / "killed")
     assert any(r["decision"] in ("continue", "pause") for r in before)
     run_cli("resume=killed", cwd=tmp_path, check=True)
