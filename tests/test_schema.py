@@ -103,4 +103,4 @@ def test_gp_options_keep_their_one_line_errors():
     with pytest.raises(UserError, match=r"^strategy\.raw_samples: expected an integer >= 10"):
         ExpectedImprovement(space, raw_samples=5)
     ts = ThompsonSampling(space)  # its own defaults, written once in TSOptions
-    assert (ts.num_restarts, ts.raw_samples, ts.refit_every) == (4, 256, 10)
+    assert (ts.num_restarts, ts.raw_samples, ts.refit_every) == (8, 1024, 10)
