@@ -54,11 +54,6 @@ def _experiment(runs: pd.DataFrame, folder: Path) -> str:
     return names[0] if names else folder.name
 
 
-def _stuck_cell(values: Sequence[float], threshold: float) -> str:
-    k = sum(v > threshold for v in values)
-    return f"{k}/{len(values)}"
-
-
 def _evidence(claims: pd.DataFrame, robust: pd.DataFrame) -> list[str]:
     """For each claim that does not reproduce: what was measured, line by line."""
     lines: list[str] = []

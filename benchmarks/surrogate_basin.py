@@ -84,15 +84,19 @@ def in_global_basin(points: np.ndarray) -> np.ndarray:
 
 
 def proposals(X: np.ndarray, y: np.ndarray, options: dict[str, Any], samples: int, seed: int) -> tuple[np.ndarray, Any]:
+    """``samples`` Thompson proposals from the history ``(X, y)``, and the fitted lengthscales."""
     from bench.space import Space
     from bench.strategies.base import History
+    from bench.strategies.gp import training_data
     from bench.strategies.ts import ThompsonSampling
 
     space = Space.from_config({f"x{i}": {"type": "float", "low": 0.0, "high": 1.0} for i in range(1, 7)})
     strategy = ThompsonSampling(space, seed=seed, **options)
     history = History(X, y, np.zeros((0, 6)))
     points = strategy.ask(history, np.zeros((0, 6)), samples)
-    return points, strategy
+    Xt, Yt = training_data(history, 6)
+    lengthscales = strategy.cache.model(Xt, Yt).covar_module.lengthscale.detach().reshape(-1).numpy()
+    return points, lengthscales
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -117,21 +121,11 @@ def main(argv: list[str] | None = None) -> None:
             X, y = X_all[:n], y_all[:n]
             for name in names:
                 t0 = time.perf_counter()
-                points, strategy = proposals(X, y, VARIANTS[name], args.samples, args.seed)
+                points, ls = proposals(X, y, VARIANTS[name], args.samples, args.seed)
                 spent = time.perf_counter() - t0
                 hit = in_global_basin(points)
-                from bench.strategies.gp import training_data
-
-                Xt, Yt = training_data(strategy_history(X, y), 6)
-                ls = strategy.cache.model(Xt, Yt).covar_module.lengthscale.detach().reshape(-1).numpy()
                 share = f"{hit.sum():>3}/{len(hit):<3}"
                 print(f"{file:<38} {n:>4} {name:<22} {share} {ls[2]:>6.2f} {ls[4]:>6.2f} {spent:>6.1f}", flush=True)
-
-
-def strategy_history(X: np.ndarray, y: np.ndarray) -> Any:
-    from bench.strategies.base import History
-
-    return History(X, y, np.zeros((0, 6)))
 
 
 if __name__ == "__main__":
