@@ -415,6 +415,7 @@ class Optimizer:
             self._journal.append("end", t=self._now(), reason="closed", wall_time=time.time())
             self._write_outputs()
         finally:
+            self._strategy.close()  # its background fit worker (bench/strategies/background_fit.py)
             self._finalizer()
 
     def __enter__(self) -> Optimizer:

@@ -429,6 +429,7 @@ class Driver:
         self._progress.close()
         try:
             self.executor.close()
+            self.strategy.close()  # its background fit worker (bench/strategies/background_fit.py)
         finally:
             raised = sys.exc_info()[0]
             if raised is not None and self.stop_reason == "running":

@@ -109,6 +109,12 @@ class Strategy(abc.ABC):
             ``(n, d)`` array in ``[0, 1]^d``; fewer rows only when the strategy is exhausted.
         """
 
+    def close(self) -> None:
+        """Frees what the strategy holds beyond the run (a background worker); a no-op by default.
+
+        The driver calls it when the run ends; the strategy may still be asked afterwards.
+        """
+
     def rng_seed(self, history: History, pending: np.ndarray, salt: str = "") -> int:
         """A seed that depends only on the run's seed and how far the run has come (32 bits)."""
         return derive_seed(self.seed, history.n_tried, len(pending), salt, bits=32)

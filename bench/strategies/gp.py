@@ -8,7 +8,8 @@ between conditions exactly on the new data with the cached hyperparameters (a st
 loaded, nothing is fitted). Which points a fit sees is a function of the history alone (the
 first ``m`` rows, ``m`` on a fixed schedule), and a warm start comes from the fit at the previous
 point of that schedule, recomputed if the cache does not hold it, so proposals stay a pure
-function of (seed, history) even across a resume.
+function of (seed, history) even across a resume. With ``fit_lag`` the fits run in a background
+process, ahead of the decisions that use them (``bench/strategies/background_fit.py``).
 """
 
 from __future__ import annotations
@@ -16,10 +17,13 @@ from __future__ import annotations
 import abc
 import hashlib
 import math
+import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -39,12 +43,14 @@ from torch import Tensor
 
 from bench.seeding import derive_seed
 from bench.space import Space
+from bench.strategies.background_fit import FIT_POOL, FitPool
 from bench.strategies.base import History, Strategy
 from bench.strategies.base import sobol_points as base_sobol
 from bench.strategies.gp_options import GPOptions
 from bench.strategies.hyper_posterior import LogLikelihood, elliptical_slice, model_prior, set_theta, theta_of
 
 DTYPE = torch.double
+T = TypeVar("T")
 
 #: The course worksheet's GPyOpt prior: RBF variance, lengthscale (log10 units), white noise.
 WORKSHEET_OUTPUTSCALE = 0.2
@@ -216,12 +222,79 @@ HYPER_THIN = 3
 ANCHOR_SPACING = 10
 
 
+def fit_state(
+    X: Tensor, Y: Tensor, parent: dict[str, Tensor] | None, seed: int, noise_floor: float, restarts: int
+) -> dict[str, Tensor]:
+    """One scheduled fit: the MAP hyperparameters of the GP on ``(X, Y)``, from ``parent``'s (a warm start)."""
+    gp = build_gp(X, Y, noise_floor)
+    if parent is not None:
+        gp.load_state_dict(parent, strict=False)
+    fit_hyperparameters(gp, seed, restarts)
+    return _hyper_state(gp)
+
+
+def state_samples(X: Tensor, Y: Tensor, state: dict[str, Tensor], seed: int, noise_floor: float, n: int) -> Tensor:
+    """``n`` posterior samples of the hyperparameters of the GP on ``(X, Y)``, its chain started at ``state``."""
+    gp = build_gp(X, Y, noise_floor)
+    gp.load_state_dict(state, strict=False)
+    return hyper_samples(gp, seed, n)
+
+
+Arrays = dict[str, np.ndarray]
+
+
+def _arrays(state: dict[str, Tensor]) -> Arrays:
+    return {k: v.numpy() for k, v in state.items()}
+
+
+def _tensors(state: Arrays) -> dict[str, Tensor]:
+    return {k: torch.from_numpy(v) for k, v in state.items()}
+
+
+def fit_job(
+    X: np.ndarray,
+    Y: np.ndarray,
+    parent: Arrays | None,
+    seed: int,
+    noise_floor: float,
+    restarts: int,
+    n_samples: int,
+) -> tuple[Arrays, np.ndarray | None]:
+    """What a background worker computes for a scheduled fit: its state and, with ``n_samples``, its samples.
+
+    A pure function of its arguments (numpy in and out: exact for float64, and no tensor goes
+    through shared memory).
+    """
+    Xt, Yt = torch.tensor(X, dtype=DTYPE), torch.tensor(Y, dtype=DTYPE)  # torch's own (aligned) memory
+    state = fit_state(Xt, Yt, None if parent is None else _tensors(parent), seed, noise_floor, restarts)
+    samples = state_samples(Xt, Yt, state, seed, noise_floor, n_samples).numpy() if n_samples else None
+    return _arrays(state), samples
+
+
+def samples_job(X: np.ndarray, Y: np.ndarray, state: Arrays, seed: int, noise_floor: float, n: int) -> np.ndarray:
+    """What a background worker computes for samples a fit was not prefetched with (see :func:`fit_job`)."""
+    Xt, Yt = torch.tensor(X, dtype=DTYPE), torch.tensor(Y, dtype=DTYPE)
+    return state_samples(Xt, Yt, _tensors(state), seed, noise_floor, n).numpy()
+
+
+def warm_up() -> None:
+    """Nothing: a background worker's first job, so that it has started by the time a fit is needed."""
+
+
 @dataclass
 class _Fit:
     m: int  # how many history rows it saw
     digest: bytes  # of those rows
     state: dict[str, Tensor]
     samples: Tensor | None = None  # posterior hyperparameter samples (theta), drawn on first use
+
+
+@dataclass
+class _Pending:
+    """A fit submitted to the background worker."""
+
+    digest: bytes  # of the rows it sees
+    future: Future[tuple[Arrays, np.ndarray | None]]
 
 
 class GPModelCache:
@@ -241,6 +314,16 @@ class GPModelCache:
     fit starts from the defaults. Rows are assumed appended in the order results arrived: if an
     earlier row changes, the fits from there on are redone.
 
+    With ``fit_lag = L > 0`` the GP at history size ``n`` uses the last scheduled fit at or
+    before ``max(n - L, 2)`` (it still conditions on all ``n`` rows), and every fit runs in the
+    background worker process (``bench/strategies/background_fit.py``): each call submits the
+    scheduled fits whose rows have arrived, so that by the time a decision needs one it has
+    usually been computed while the previous decisions ran; a decision waits only for a fit that
+    is not ready (after a resume, all of them). Fits prefetched and fits computed on demand run
+    the same way, in the worker, so they agree bit for bit, and so do a resumed and an
+    uninterrupted run. Posterior samples of the hyperparameters (``hyper_samples``) are drawn
+    there too, with the fit.
+
     Args:
         refit_every: evaluations between hyperparameter fits (1 = refit every step).
         warm_start: start each fit from the last anchor fit.
@@ -249,6 +332,11 @@ class GPModelCache:
             lengthscales and never fit.
         noise_floor: the lowest noise variance a fit may infer, relative to Var(Y).
         fit_restarts: extra MAP fits from starts drawn from the priors (the best is kept).
+        fit_lag: evaluations by which the fit a decision uses lags its history (0: fitted in
+            this process, on demand).
+        hyper_samples: posterior samples of the hyperparameters to draw with each background
+            fit (what :meth:`hyper_samples` will be asked for; 0: none).
+        pool: the background worker (the process's shared ``FIT_POOL`` if None).
     """
 
     def __init__(
@@ -259,6 +347,9 @@ class GPModelCache:
         fixed_lengthscales: list[float] | None = None,
         noise_floor: float = DEFAULT_NOISE_FLOOR,
         fit_restarts: int = 0,
+        fit_lag: int = 0,
+        hyper_samples: int = 0,
+        pool: FitPool | None = None,
     ):
         self.refit_every = int(refit_every)
         self.warm_start = bool(warm_start)
@@ -266,17 +357,33 @@ class GPModelCache:
         self.fixed_lengthscales = fixed_lengthscales
         self.noise_floor = float(noise_floor)
         self.fit_restarts = int(fit_restarts)
+        self.fit_lag = int(fit_lag)
+        self.n_hyper_samples = int(hyper_samples)
         self.anchor_spacing = self.refit_every * math.ceil(ANCHOR_SPACING / self.refit_every)
         self._fits: dict[int, _Fit] = {}
-        self.n_fits = 0  # fits actually run (for tests and benchmarks)
+        self._pending: dict[int, _Pending] = {}
+        self._pool = pool if pool is not None else FIT_POOL
+        self._holds_pool = False
+        self.n_fits = 0  # fits actually run (for tests and benchmarks); with fit_lag, results received
+        self.n_waits = 0  # decisions that waited for a background fit
+        self.wait_s = 0.0  # time they waited (seconds, part of their decision time)
+        if self.fit_lag and fixed_lengthscales is None:
+            self._submit(warm_up, ())  # the worker starts (imports torch) while the initial design runs
 
     def fit_points(self, n: int) -> list[int]:
         """The scheduled fit sizes up to ``n`` (ascending)."""
         k = self.refit_every
         return [m for m in range(MIN_POINTS, n + 1) if m < k or m % k == 0]
 
+    def fit_size(self, n: int) -> int:
+        """The history size whose last scheduled fit the GP at size ``n`` uses: ``max(n - fit_lag, 2)``."""
+        return max(n - self.fit_lag, MIN_POINTS)
+
     def chain(self, n: int) -> list[int]:
-        """The fits the model at size ``n >= 2`` depends on, in order: anchors, then the last fit."""
+        """The fits the model at size ``n >= 2`` depends on, in order: anchors, then the last fit.
+
+        ``n`` is a fit size (:meth:`fit_size` of a history size).
+        """
         last = self.fit_points(max(n, MIN_POINTS))[-1]
         if not self.warm_start:
             return [last]
@@ -307,14 +414,26 @@ class GPModelCache:
         """
         fit = self._last_fit(X, Y)
         if fit.samples is None or len(fit.samples) != n_samples:
-            gp = build_gp(X[: fit.m], Y[: fit.m], self.noise_floor)
-            gp.load_state_dict(fit.state, strict=False)
-            fit.samples = hyper_samples(gp, derive_seed(self.seed, "fit", fit.m), n_samples)
+            seed = derive_seed(self.seed, "fit", fit.m)
+            if self.fit_lag:
+                args = (X[: fit.m].numpy(), Y[: fit.m].numpy(), _arrays(fit.state), seed, self.noise_floor, n_samples)
+                fit.samples = torch.from_numpy(self._wait(self._submit(samples_job, args)))
+            else:
+                fit.samples = state_samples(X[: fit.m], Y[: fit.m], fit.state, seed, self.noise_floor, n_samples)
         return fit.samples
+
+    def close(self) -> None:
+        """Cancels the background fits not started and lets the worker go (idempotent)."""
+        for pending in self._pending.values():
+            pending.future.cancel()
+        self._pending.clear()
+        if self._holds_pool:
+            self._holds_pool = False
+            self._pool.release()
 
     def _last_fit(self, X: Tensor, Y: Tensor) -> _Fit:
         """The scheduled fit the model at ``len(Y)`` uses, fitting it (and its chain) if needed."""
-        points = self.chain(len(Y))
+        points = self.chain(self.fit_size(len(Y)))
         digests = _prefix_digests(X, Y, points)
         parent: _Fit | None = None
         valid = True  # every fit so far in the chain came from the cache unchanged
@@ -322,24 +441,102 @@ class GPModelCache:
             fit = self._fits.get(m)
             if not (valid and fit is not None and fit.digest == digest):
                 valid = False
-                gp = build_gp(X[:m], Y[:m], self.noise_floor)
-                if parent is not None:
-                    gp.load_state_dict(parent.state, strict=False)
-                fit_hyperparameters(gp, derive_seed(self.seed, "fit", m), self.fit_restarts)
-                self.n_fits += 1
-                fit = _Fit(m, digest, _hyper_state(gp))
+                fit = self._fit(X, Y, m, digest, parent)
                 self._fits[m] = fit
             parent = fit
         assert parent is not None
-        # Keep the anchors and the latest fit; drop other non-anchor fits.
+        if self.fit_lag:
+            self._prefetch(X, Y, points[-1])
+        # Keep the anchors, the latest fit and later (prefetched) ones; drop other non-anchor fits.
         keep = set(points)
-        for m in [m for m in self._fits if m not in keep and m % self.anchor_spacing]:
+        for m in [m for m in self._fits if m not in keep and m % self.anchor_spacing and m < points[-1]]:
             del self._fits[m]
+        for m in [m for m in self._pending if m % self.anchor_spacing and m < points[-1]]:
+            self._pending.pop(m).future.cancel()
         return parent
+
+    def _fit(self, X: Tensor, Y: Tensor, m: int, digest: bytes, parent: _Fit | None) -> _Fit:
+        """The fit at ``m``: computed here, or (``fit_lag``) by the worker, waited for."""
+        seed = derive_seed(self.seed, "fit", m)
+        if not self.fit_lag:
+            self.n_fits += 1
+            state = fit_state(
+                X[:m], Y[:m], None if parent is None else parent.state, seed, self.noise_floor, self.fit_restarts
+            )
+            return _Fit(m, digest, state)
+        pending = self._pending.pop(m, None)
+        if pending is None or pending.digest != digest:
+            if pending is not None:
+                pending.future.cancel()
+            pending = self._submit_fit(X, Y, m, digest, parent)
+        return self._received(m, pending, self._wait(pending.future))
+
+    def _prefetch(self, X: Tensor, Y: Tensor, current: int) -> None:
+        """Submits the scheduled fits after ``current`` whose rows have arrived and whose parent is known."""
+        ahead = [m for m in self.fit_points(len(Y)) if m > current]
+        if not ahead:
+            return
+        parents = {m: self._parent(m) for m in ahead}
+        sizes = sorted({*ahead, *(p for p in parents.values() if p is not None)})
+        digest_of = dict(zip(sizes, _prefix_digests(X, Y, sizes), strict=True))
+        for m, finished in list(self._pending.items()):  # collect what has finished
+            if finished.future.done() and not finished.future.cancelled() and finished.future.exception() is None:
+                self._fits[m] = self._received(m, self._pending.pop(m), finished.future.result())
+        for m in ahead:
+            digest = digest_of[m]
+            fit, pending = self._fits.get(m), self._pending.get(m)
+            if (fit is not None and fit.digest == digest) or (pending is not None and pending.digest == digest):
+                continue
+            parent_m = parents[m]
+            parent = None if parent_m is None else self._fits.get(parent_m)
+            if parent_m is not None and (parent is None or parent.digest != digest_of[parent_m]):
+                continue  # its parent is not computed yet: a later call submits it
+            if pending is not None:
+                pending.future.cancel()
+            self._pending[m] = self._submit_fit(X, Y, m, digest, parent)
+
+    def _parent(self, m: int) -> int | None:
+        """The fit that the scheduled fit at ``m`` warm-starts from (None: BoTorch's defaults)."""
+        chain = self.chain(m)
+        return chain[-2] if len(chain) > 1 else None
+
+    def _submit_fit(self, X: Tensor, Y: Tensor, m: int, digest: bytes, parent: _Fit | None) -> _Pending:
+        args = (
+            X[:m].numpy(),
+            Y[:m].numpy(),
+            None if parent is None else _arrays(parent.state),
+            derive_seed(self.seed, "fit", m),
+            self.noise_floor,
+            self.fit_restarts,
+            self.n_hyper_samples,
+        )
+        return _Pending(digest, self._submit(fit_job, args))
+
+    def _submit(self, fn: Callable[..., T], args: tuple[Any, ...]) -> Future[T]:
+        if not self._holds_pool:
+            self._pool.acquire()
+            self._holds_pool = True
+        return self._pool.submit(fn, *args)
+
+    def _wait(self, future: Future[T]) -> T:
+        """The future's result; the time it was not ready is counted in :attr:`wait_s`."""
+        if future.done():
+            return future.result()
+        self.n_waits += 1
+        t0 = time.perf_counter()
+        try:
+            return future.result()
+        finally:
+            self.wait_s += time.perf_counter() - t0
+
+    def _received(self, m: int, pending: _Pending, result: tuple[Arrays, np.ndarray | None]) -> _Fit:
+        self.n_fits += 1
+        state, samples = result
+        return _Fit(m, pending.digest, _tensors(state), None if samples is None else torch.from_numpy(samples))
 
 
 def _prefix_digests(X: Tensor, Y: Tensor, points: list[int]) -> list[bytes]:
-    """SHA-256 of the first ``m`` rows of ``(X, Y)`` for each ``m`` in ``points``."""
+    """SHA-256 of the first ``m`` rows of ``(X, Y)`` for each ``m`` in ``points`` (ascending)."""
     h = hashlib.sha256()
     rows = torch.cat([X, Y], dim=-1).detach().numpy()
     out, start = [], 0
@@ -421,7 +618,13 @@ class GPStrategy(Strategy):
             fixed_lengthscales=worksheet_lengthscales(space) if self.worksheet_prior else None,
             noise_floor=options.noise_floor,
             fit_restarts=options.fit_restarts,
+            fit_lag=options.fit_lag,
+            hyper_samples=int(getattr(options, "hyper_samples", 0)),
         )
+
+    def close(self) -> None:
+        """Lets the background fit worker go (``fit_lag``); the strategy still works after it."""
+        self.cache.close()
 
     @property
     def dim(self) -> int:

@@ -34,6 +34,9 @@ class GPOptions:
         noise_floor: the lowest noise variance a fit may infer, relative to Var(Y) (outcomes are
             standardised); Kandasamy et al.'s code uses 0.005, BoTorch 1e-4.
         fit_restarts: extra MAP fits from starts drawn from the priors; the best is kept.
+        fit_lag: the decision at history size ``n`` uses the scheduled fit at or before
+            ``n - fit_lag``, computed in a background process while earlier decisions ran
+            (``GPModelCache``); 0: every fit is computed in the decision that needs it.
     """
 
     n_initial: int = 0
@@ -44,6 +47,7 @@ class GPOptions:
     initial_time: float = 0.0
     noise_floor: float = 1e-4
     fit_restarts: int = 0
+    fit_lag: int = 0
 
     @classmethod
     def parse(cls: type[O], strategy: str, given: Mapping[str, Any]) -> O:
@@ -62,3 +66,4 @@ class GPOptions:
         check_bool("warm_start", self.warm_start)
         check_positive("noise_floor", self.noise_floor)
         check_int("fit_restarts", self.fit_restarts, 0)
+        check_int("fit_lag", self.fit_lag, 0)
