@@ -63,6 +63,8 @@ def check_top_level(cfg: DictConfig) -> None:
     integer("seed", cfg.get("seed"), 0)
     integer("retries", cfg.get("retries", 0), 0)
     integer("fail_fast", cfg.get("fail_fast", 0), 0)
+    if cfg.get("max_batch") is not None:
+        integer("max_batch", cfg.get("max_batch"), 1)
     if cfg.get("mode") not in MODES:
         raise UserError(f"mode: expected sync or async, got {cfg.get('mode')!r}")
     budget = cfg.get("budget") or {}
@@ -172,8 +174,9 @@ def config_for_compare(cfg: DictConfig) -> dict[str, Any]:
     assert isinstance(plain, dict)
     dropped = (*RESUMABLE_CHANGES, "hydra")
     out = {str(key): value for key, value in plain.items() if key not in dropped}
-    if out.get("scheduler", ...) is None:  # scheduler=none: the config (and its hash) as before schedulers
-        del out["scheduler"]
+    for key in ("scheduler", "max_batch"):  # left unset: the config (and its hash) as before the key existed
+        if out.get(key, ...) is None:
+            del out[key]
     return out
 
 

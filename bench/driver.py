@@ -1,9 +1,9 @@
 """The loop: ask the strategy, submit to the executor, journal every event, until the budget.
 
 sync mode waits for the whole batch of ``workers`` evaluations, then asks for the next
-batch; async mode refills each worker as soon as it frees, asking for one point with the
-running points as ``pending``. Everything the loop knows is derived from the journal, so
-resuming a run is replaying it.
+batch; async mode refills the workers as soon as they free: when ``k`` are free, one decision
+proposes ``k`` points with the running points as ``pending`` (``max_batch`` caps a decision's
+points). Everything the loop knows is derived from the journal, so resuming a run is replaying it.
 """
 
 from __future__ import annotations
@@ -118,6 +118,8 @@ class Driver:
         self.space = self.objective.space
         self.workers = int(cfg.workers)
         self.mode = str(cfg.mode)
+        #: the most points one decision proposes (None: as many as workers are free)
+        self.max_batch: int | None = cfg.get("max_batch")
         self.retries = int(cfg.get("retries", 0))
         self.fail_fast = int(cfg.get("fail_fast") or 0)
         budget = cfg.budget
@@ -281,15 +283,9 @@ class Driver:
                     continue
             can_ask = not exhausted and free > 0 and self._budget_left()
             if can_ask and (self.mode == "async" or self.executor.running == 0):
-                n = free if self.mode == "sync" else 1
-                if self.max_evals is not None:
-                    n = min(n, self.max_evals - len(self.state.evals))
-                submitted = self._ask_and_submit(n)
-                if submitted < n:
-                    exhausted = True
+                exhausted = not self._fill(free)
+                if exhausted:
                     self.stop_reason = "strategy exhausted"
-                if submitted and self.mode == "async":
-                    continue  # fill every free worker before waiting
             if self.executor.running == 0:
                 break
             self._end_wake_up()
@@ -317,6 +313,26 @@ class Driver:
     def _unpaused(self, evs: list[EvalState]) -> list[EvalState]:
         """Of evaluations without a final result, those a worker runs (not those paused at a rung)."""
         return evs if self.schedule is None else [ev for ev in evs if not self.schedule.paused(ev.eval_id)]
+
+    def _fill(self, free: int) -> bool:
+        """Proposes a point for each of ``free`` workers (within the budget); False once the strategy is exhausted.
+
+        One decision proposes them all, the running points as pending, unless ``max_batch`` caps
+        a decision's points: then each later decision has the earlier ones as pending too, and
+        the budget is checked again between decisions (a charged decision moves the clock).
+        """
+        left = free
+        while left > 0:
+            n = left if self.max_batch is None else min(left, self.max_batch)
+            if self.max_evals is not None:
+                n = min(n, self.max_evals - len(self.state.evals))
+            submitted = self._ask_and_submit(n)
+            if submitted < n:
+                return False
+            left -= submitted
+            if left and not self._budget_left():
+                break
+        return True
 
     def _ask_and_submit(self, n: int) -> int:
         history = self.state.history(self.space.dim)

@@ -68,6 +68,8 @@ class RunConf:
     seed: int = 0
     workers: int = 1
     mode: str = "sync"
+    # at most this many points per decision (null: one decision for every free worker; 1: one point at a time)
+    max_batch: int | None = None
     budget: BudgetConf = field(default_factory=BudgetConf)
     retries: int = 2
     # stop the run when the first fail_fast evaluations all fail the same way (same exception); 0: never

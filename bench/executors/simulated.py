@@ -186,16 +186,19 @@ class SimulatedExecutor(Executor):
             self._unevaluated.pop(0)
 
     def wait(self, first: bool = True, timeout: float | None = None) -> list[Outcome]:
-        """The earliest outcome (and any finishing at the same instant), or all with ``first=False``.
+        """The earliest outcome and every other one finished by then, or all with ``first=False``.
 
-        With ``timeout``, if nothing finishes within ``timeout`` virtual seconds the clock moves
-        on by ``timeout`` and nothing is returned.
+        "By then" is the later of the earliest finish and the clock: with decision time charged
+        (:meth:`advance`) the clock moves on while the driver decides, and every evaluation that
+        finished meanwhile comes back at once, so the driver sees each worker that freed. Outcomes
+        come in finish order. With ``timeout``, if nothing finishes within ``timeout`` virtual
+        seconds the clock moves on by ``timeout`` and nothing is returned.
         """
         if not self._heap:
             return []
         self._evaluate_submitted()
         deadline = math.inf if timeout is None else self._now + max(float(timeout), 0.0)
-        last = self._heap[0][0] if first else max(t for t, _, _ in self._heap)
+        last = max(self._heap[0][0], self._now) if first else max(t for t, _, _ in self._heap)
         target = min(last, deadline)
         out = []
         while self._heap and self._heap[0][0] <= target:
