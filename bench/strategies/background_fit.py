@@ -1,11 +1,12 @@
 """A worker process for the GP hyperparameter fits that run off the decision's critical path.
 
 With ``fit_lag > 0`` (``GPOptions``) a GP strategy's :class:`~bench.strategies.gp.GPModelCache`
-hands every hyperparameter fit to the process's one :class:`FitPool`, whether the fit is
-prefetched for a later decision or needed now (after a resume, or when a prefetch is late): a
-fit is then always computed the same way, in a single-threaded worker, and a resumed run
-proposes bit for bit what an uninterrupted one proposes (floating point depends on the number of
-threads, so an in-process fit on the driver's threads could differ in the last bits).
+hands the hyperparameter fits that later decisions will need to the process's one
+:class:`FitPool`. A fit needed before the worker has started it (after a resume, or when a
+prefetch is late) is computed in the driver's process instead, by the same function of the same
+arguments, on one torch thread as in the worker: floating point depends on the number of
+threads, and this way a fit is the same to the bit wherever it ran, so a resumed run proposes
+what an uninterrupted one proposes (``tests/test_background_fit.py`` checks the equality).
 
 The worker is ``python -m bench.strategies.background_fit``, started on the first submit with
 ``OMP_NUM_THREADS=1`` and the parent's ``sys.path``: a fresh interpreter, as multiprocessing's

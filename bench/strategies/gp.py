@@ -315,14 +315,15 @@ class GPModelCache:
     earlier row changes, the fits from there on are redone.
 
     With ``fit_lag = L > 0`` the GP at history size ``n`` uses the last scheduled fit at or
-    before ``max(n - L, 2)`` (it still conditions on all ``n`` rows), and every fit runs in the
-    background worker process (``bench/strategies/background_fit.py``): each call submits the
-    scheduled fits whose rows have arrived, so that by the time a decision needs one it has
-    usually been computed while the previous decisions ran; a decision waits only for a fit that
-    is not ready (after a resume, all of them). Fits prefetched and fits computed on demand run
-    the same way, in the worker, so they agree bit for bit, and so do a resumed and an
-    uninterrupted run. Posterior samples of the hyperparameters (``hyper_samples``) are drawn
-    there too, with the fit.
+    before ``max(n - L, 2)`` (it still conditions on all ``n`` rows), and each call submits the
+    scheduled fits whose rows have arrived to the background worker
+    (``bench/strategies/background_fit.py``), so that by the time a decision needs a fit it has
+    usually been computed while the previous decisions ran. A fit that is not ready when needed
+    (after a resume, all of them) is waited for if the worker has started it, else computed in
+    this process at once. Both compute the same function (:func:`fit_job`) of the same arguments
+    on one torch thread, so they agree bit for bit (``tests/test_background_fit.py``), and a
+    resumed run proposes what an uninterrupted one does. Posterior samples of the
+    hyperparameters (``hyper_samples``) are drawn with the fit, the same way.
 
     Args:
         refit_every: evaluations between hyperparameter fits (1 = refit every step).
@@ -365,8 +366,9 @@ class GPModelCache:
         self._pool = pool if pool is not None else FIT_POOL
         self._holds_pool = False
         self.n_fits = 0  # fits actually run (for tests and benchmarks); with fit_lag, results received
-        self.n_waits = 0  # decisions that waited for a background fit
-        self.wait_s = 0.0  # time they waited (seconds, part of their decision time)
+        self.n_background = 0  # with fit_lag: fits that came from the worker
+        self.n_waits = 0  # with fit_lag: fits not ready when needed (waited for, or computed here)
+        self.wait_s = 0.0  # the time decisions spent on them (seconds, part of their decision time)
         if self.fit_lag and fixed_lengthscales is None:
             self._submit(warm_up, ())  # the worker starts (imports torch) while the initial design runs
 
@@ -417,7 +419,7 @@ class GPModelCache:
             seed = derive_seed(self.seed, "fit", fit.m)
             if self.fit_lag:
                 args = (X[: fit.m].numpy(), Y[: fit.m].numpy(), _arrays(fit.state), seed, self.noise_floor, n_samples)
-                fit.samples = torch.from_numpy(self._wait(self._submit(samples_job, args)))
+                fit.samples = torch.from_numpy(self._here(samples_job, args))
             else:
                 fit.samples = state_samples(X[: fit.m], Y[: fit.m], fit.state, seed, self.noise_floor, n_samples)
         return fit.samples
@@ -430,6 +432,14 @@ class GPModelCache:
         if self._holds_pool:
             self._holds_pool = False
             self._pool.release()
+
+    def wait_for_background(self) -> None:
+        """Blocks until every fit submitted so far has finished (tests, benchmarks); errors are left for later."""
+        for pending in list(self._pending.values()):
+            try:
+                pending.future.result()
+            except Exception:  # raised again when the fit is needed; cancelled ones: not needed
+                pass
 
     def _last_fit(self, X: Tensor, Y: Tensor) -> _Fit:
         """The scheduled fit the model at ``len(Y)`` uses, fitting it (and its chain) if needed."""
@@ -456,7 +466,7 @@ class GPModelCache:
         return parent
 
     def _fit(self, X: Tensor, Y: Tensor, m: int, digest: bytes, parent: _Fit | None) -> _Fit:
-        """The fit at ``m``: computed here, or (``fit_lag``) by the worker, waited for."""
+        """The fit at ``m``: computed here; with ``fit_lag``, the worker's if it has started it, waited for."""
         seed = derive_seed(self.seed, "fit", m)
         if not self.fit_lag:
             self.n_fits += 1
@@ -465,11 +475,12 @@ class GPModelCache:
             )
             return _Fit(m, digest, state)
         pending = self._pending.pop(m, None)
-        if pending is None or pending.digest != digest:
-            if pending is not None:
-                pending.future.cancel()
-            pending = self._submit_fit(X, Y, m, digest, parent)
-        return self._received(m, pending, self._wait(pending.future))
+        if pending is not None and pending.digest == digest and (pending.future.running() or pending.future.done()):
+            self.n_background += 1
+            return self._received(m, digest, self._wait(pending.future))
+        if pending is not None:
+            pending.future.cancel()  # still queued: computed here at once rather than behind the queue
+        return self._received(m, digest, self._here(fit_job, self._fit_args(X, Y, m, parent)))
 
     def _prefetch(self, X: Tensor, Y: Tensor, current: int) -> None:
         """Submits the scheduled fits after ``current`` whose rows have arrived and whose parent is known."""
@@ -481,7 +492,8 @@ class GPModelCache:
         digest_of = dict(zip(sizes, _prefix_digests(X, Y, sizes), strict=True))
         for m, finished in list(self._pending.items()):  # collect what has finished
             if finished.future.done() and not finished.future.cancelled() and finished.future.exception() is None:
-                self._fits[m] = self._received(m, self._pending.pop(m), finished.future.result())
+                self.n_background += 1
+                self._fits[m] = self._received(m, self._pending.pop(m).digest, finished.future.result())
         for m in ahead:
             digest = digest_of[m]
             fit, pending = self._fits.get(m), self._pending.get(m)
@@ -493,15 +505,16 @@ class GPModelCache:
                 continue  # its parent is not computed yet: a later call submits it
             if pending is not None:
                 pending.future.cancel()
-            self._pending[m] = self._submit_fit(X, Y, m, digest, parent)
+            self._pending[m] = _Pending(digest, self._submit(fit_job, self._fit_args(X, Y, m, parent)))
 
     def _parent(self, m: int) -> int | None:
         """The fit that the scheduled fit at ``m`` warm-starts from (None: BoTorch's defaults)."""
         chain = self.chain(m)
         return chain[-2] if len(chain) > 1 else None
 
-    def _submit_fit(self, X: Tensor, Y: Tensor, m: int, digest: bytes, parent: _Fit | None) -> _Pending:
-        args = (
+    def _fit_args(self, X: Tensor, Y: Tensor, m: int, parent: _Fit | None) -> tuple[Any, ...]:
+        """The arguments of :func:`fit_job` for the fit at ``m``."""
+        return (
             X[:m].numpy(),
             Y[:m].numpy(),
             None if parent is None else _arrays(parent.state),
@@ -510,13 +523,27 @@ class GPModelCache:
             self.fit_restarts,
             self.n_hyper_samples,
         )
-        return _Pending(digest, self._submit(fit_job, args))
 
     def _submit(self, fn: Callable[..., T], args: tuple[Any, ...]) -> Future[T]:
         if not self._holds_pool:
             self._pool.acquire()
             self._holds_pool = True
         return self._pool.submit(fn, *args)
+
+    def _here(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
+        """``fn(*args)`` computed in this process as the worker computes it, on one torch thread.
+
+        Counted in :attr:`wait_s`: the decision spends that time on a fit that was not ready.
+        """
+        self.n_waits += 1
+        t0 = time.perf_counter()
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            return fn(*args)
+        finally:
+            torch.set_num_threads(threads)
+            self.wait_s += time.perf_counter() - t0
 
     def _wait(self, future: Future[T]) -> T:
         """The future's result; the time it was not ready is counted in :attr:`wait_s`."""
@@ -529,10 +556,10 @@ class GPModelCache:
         finally:
             self.wait_s += time.perf_counter() - t0
 
-    def _received(self, m: int, pending: _Pending, result: tuple[Arrays, np.ndarray | None]) -> _Fit:
+    def _received(self, m: int, digest: bytes, result: tuple[Arrays, np.ndarray | None]) -> _Fit:
         self.n_fits += 1
         state, samples = result
-        return _Fit(m, pending.digest, _tensors(state), None if samples is None else torch.from_numpy(samples))
+        return _Fit(m, digest, _tensors(state), None if samples is None else torch.from_numpy(samples))
 
 
 def _prefix_digests(X: Tensor, Y: Tensor, points: list[int]) -> list[bytes]:
