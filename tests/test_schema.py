@@ -101,6 +101,24 @@ def test_gp_options_keep_their_one_line_errors():
     with pytest.raises(UserError, match=r"^strategy\.num_restart: unknown option for ei$"):
         ExpectedImprovement(space, num_restart=2)
     with pytest.raises(UserError, match=r"^strategy\.raw_samples: expected an integer >= 10"):
-        ExpectedImprovement(space, raw_samples=5)
+        ExpectedImprovement(space, num_restarts=10, raw_samples=5)
+    with pytest.raises(UserError, match=r"^strategy\.acq_optimizer: expected one of auto, multistart"):
+        ExpectedImprovement(space, acq_optimizer="grid")
     ts = ThompsonSampling(space)  # its own defaults, written once in TSOptions
     assert (ts.num_restarts, ts.raw_samples, ts.refit_every) == (8, 1024, 10)
+
+
+def test_acquisition_strategies_defaults_are_the_cheap_ones():
+    """EI, UCB and LP: fits on the refit_every = 5 schedule, a grid in 1-D and 2-D, budgets sized to the dimension."""
+    from bench.space import Space
+    from bench.strategies.ei import ExpectedImprovement
+    from bench.strategies.lp import LocalPenalization
+    from bench.strategies.ucb import UpperConfidenceBoundStrategy
+
+    for cls in (ExpectedImprovement, UpperConfidenceBoundStrategy, LocalPenalization):
+        for dim, budget in ((1, (2, 128)), (6, (10, 512))):
+            space = Space.from_config({f"x{i}": {"type": "float", "low": 0.0, "high": 1.0} for i in range(dim)})
+            strategy = cls(space)
+            assert (strategy.options.num_restarts, strategy.options.raw_samples) == (None, None)
+            assert (strategy.num_restarts, strategy.raw_samples) == budget
+            assert (strategy.cache.refit_every, strategy.acq_optimizer) == (5, "auto")

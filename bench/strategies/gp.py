@@ -32,7 +32,6 @@ from botorch.exceptions.errors import ModelFittingError
 from botorch.fit import fit_gpytorch_mll
 from botorch.models import SingleTaskGP
 from botorch.models.transforms import Standardize
-from botorch.optim import optimize_acqf
 from gpytorch.constraints import GreaterThan
 from gpytorch.kernels import RBFKernel, ScaleKernel
 from gpytorch.likelihoods import GaussianLikelihood
@@ -43,6 +42,7 @@ from torch import Tensor
 
 from bench.seeding import derive_seed
 from bench.space import Space
+from bench.strategies import acq_optim
 from bench.strategies.background_fit import FIT_POOL, FitPool
 from bench.strategies.base import History, Strategy
 from bench.strategies.base import sobol_points as base_sobol
@@ -594,24 +594,17 @@ def optimise_acqf(
     acq: AcquisitionFunction,
     dim: int,
     q: int,
-    num_restarts: int,
-    raw_samples: int,
+    num_restarts: int | None,
+    raw_samples: int | None,
     sequential: bool = False,
     maxiter: int = 200,
 ) -> Tensor:
-    """Maximises ``acq`` over the unit cube with BoTorch's multi-start L-BFGS-B: ``(q, d)``."""
-    with warnings.catch_warnings(record=True):
-        warnings.simplefilter("ignore")  # "optimisation failed to converge" and the like
-        cand, _ = optimize_acqf(
-            acq,
-            bounds=unit_bounds(dim),
-            q=q,
-            num_restarts=num_restarts,
-            raw_samples=raw_samples,
-            options={"maxiter": maxiter},
-            sequential=sequential and q > 1,
-        )
-    return cand.detach().reshape(q, dim)
+    """Maximises ``acq`` over the unit cube with BoTorch's multi-start L-BFGS-B: ``(q, d)``.
+
+    A budget left None is sized to the dimension (:func:`~bench.strategies.acq_optim.acquisition_budget`).
+    """
+    restarts, raw = acq_optim.acquisition_budget(dim, num_restarts, raw_samples)
+    return acq_optim.multistart(acq, dim, q, restarts, raw, maxiter, sequential=sequential)
 
 
 class GPStrategy(Strategy):
@@ -634,8 +627,10 @@ class GPStrategy(Strategy):
         options = options if options is not None else GPOptions.parse(self.name, {})
         super().__init__(space, seed, n_initial=options.n_initial, initial_time=options.initial_time)
         self.options = options
-        self.num_restarts = options.num_restarts
-        self.raw_samples = options.raw_samples
+        self.num_restarts, self.raw_samples = acq_optim.acquisition_budget(
+            space.dim, options.num_restarts, options.raw_samples
+        )
+        self.acq_optimizer = str(getattr(options, "acq_optimizer", "auto"))
         self.refit_every = options.refit_every
         self.worksheet_prior = bool(getattr(options, "worksheet_prior", False))
         self.cache = GPModelCache(
@@ -688,4 +683,9 @@ class GPStrategy(Strategy):
         """
 
     def maximise(self, acq: AcquisitionFunction, q: int = 1, sequential: bool = False) -> Tensor:
-        return optimise_acqf(acq, self.dim, q, self.num_restarts, self.raw_samples, sequential=sequential)
+        """``(q, d)`` points maximising ``acq`` (greedily for ``q > 1`` with ``sequential``), by the
+        ``acq_optimizer`` option: a dense grid in 1-D and 2-D (``auto``), else multi-start L-BFGS-B
+        (``bench/strategies/acq_optim.py``)."""
+        if q > 1 and not sequential:
+            return optimise_acqf(acq, self.dim, q, self.num_restarts, self.raw_samples)
+        return acq_optim.maximise(acq, self.dim, q, self.acq_optimizer, self.num_restarts, self.raw_samples)

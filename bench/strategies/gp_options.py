@@ -24,8 +24,10 @@ class GPOptions:
     Attributes:
         n_initial: Sobol points before the GP takes over (with fewer than two finished points
             the strategy continues that Sobol sequence anyway).
-        num_restarts: L-BFGS-B starts when maximising the acquisition.
-        raw_samples: random points scored to choose those starts (at least ``num_restarts``).
+        num_restarts: L-BFGS-B starts when maximising the acquisition (null: sized to the
+            dimension, ``bench/strategies/acq_optim.py``).
+        raw_samples: random points scored to choose those starts (at least ``num_restarts``;
+            null: sized to the dimension).
         refit_every: evaluations between GP hyperparameter fits (1: every step).
         warm_start: start each fit from the last anchor fit (see ``GPModelCache``).
         initial_time: Sobol points are proposed until the run's clock reaches this time (seconds
@@ -40,8 +42,8 @@ class GPOptions:
     """
 
     n_initial: int = 0
-    num_restarts: int = 10
-    raw_samples: int = 512
+    num_restarts: int | None = None
+    raw_samples: int | None = None
     refit_every: int = 1
     warm_start: bool = True
     initial_time: float = 0.0
@@ -60,8 +62,10 @@ class GPOptions:
 
     def check(self) -> None:
         """Range checks (subclasses extend them); ``n_initial`` and ``initial_time`` are the Strategy base's."""
-        check_int("num_restarts", self.num_restarts, 1)
-        check_int("raw_samples", self.raw_samples, self.num_restarts)
+        if self.num_restarts is not None:
+            check_int("num_restarts", self.num_restarts, 1)
+        if self.raw_samples is not None:
+            check_int("raw_samples", self.raw_samples, 1 if self.num_restarts is None else self.num_restarts)
         check_int("refit_every", self.refit_every, 1)
         check_bool("warm_start", self.warm_start)
         check_positive("noise_floor", self.noise_floor)

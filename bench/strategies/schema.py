@@ -19,8 +19,26 @@ GROUP = "schema/strategy"
 
 
 # -- the GP strategies' options (what their constructors parse) ------------------------------------
+#: How EI, UCB and LP maximise their acquisition (``bench/strategies/acq_optim.py``): ``auto``, a dense
+#: grid with finer grids around its best points in 1-D and 2-D, multi-start L-BFGS-B above;
+#: ``multistart`` at any dimension.
+ACQ_OPTIMIZERS = ("auto", "multistart")
+
+
 @dataclass
-class EIOptions(GPOptions):
+class AcquisitionOptions(GPOptions):
+    """The options of the strategies that maximise an acquisition function (EI, UCB, LP)."""
+
+    acq_optimizer: str = "auto"  # auto: a dense grid in 1-D and 2-D, multi-start L-BFGS-B above | multistart
+    refit_every: int = 5  # hyperparameter fits at n = 2, 3, 4 and every multiple of 5 (GPModelCache)
+
+    def check(self) -> None:
+        super().check()
+        check_choice("acq_optimizer", self.acq_optimizer, ACQ_OPTIMIZERS)
+
+
+@dataclass
+class EIOptions(AcquisitionOptions):
     """Expected improvement (``bench/strategies/ei.py``)."""
 
     worksheet_prior: bool = False  # the course worksheet's fixed GP prior, never fitted
@@ -37,7 +55,7 @@ class EIOptions(GPOptions):
 
 
 @dataclass
-class UCBOptions(GPOptions):
+class UCBOptions(AcquisitionOptions):
     """GP-UCB and batch UCB (``bench/strategies/ucb.py``)."""
 
     hallucinate_pending: bool = False  # true: BUCB (condition on running points at their mean); false: qUCB
@@ -83,7 +101,7 @@ class TSOptions(GPOptions):
 
 
 @dataclass
-class LPOptions(GPOptions):
+class LPOptions(AcquisitionOptions):
     """Local penalisation and PLAyBOOK (``bench/strategies/lp.py``)."""
 
     base: str = "ei"  # ei | ucb (log softplus of the standardised UCB)
