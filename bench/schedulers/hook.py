@@ -19,6 +19,7 @@ so summary.json's totals count each segment once.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -92,6 +93,8 @@ class Schedule:
         self.so_far: dict[int, SoFar] = {}
         self._spans: dict[int, tuple[float, float]] = {}
         self._decided: dict[int, Decision] = {}
+        #: ``(eval_id, fidelity, value)`` of every rung reached, in journal order (live or replayed)
+        self.reached: list[tuple[int, float, float]] = []
 
     # -- replay -----------------------------------------------------------------------------------
     def restore(self, records: Iterable[dict[str, Any]]) -> None:
@@ -108,6 +111,7 @@ class Schedule:
                 continue
             eid = int(rec["eval_id"])
             self.scheduler.restore(eid, int(rec["bracket"]), int(rec["rung"]), float(rec["value"]))
+            self.reached.append((eid, float(rec["fidelity"]), float(rec["value"])))
             so_far = self.so_far.setdefault(eid, SoFar())
             so_far.add(rec.get("t_start"), rec.get("energy_kwh"), rec.get("co2_kg"), float(rec.get("resource", 0.0)))
             so_far.last, so_far.paused = rec, rec.get("decision") == PAUSE
@@ -165,6 +169,7 @@ class Schedule:
         )
         so_far.add(outcome.t_start, outcome.energy_kwh, outcome.co2_kg, resource)
         so_far.last, so_far.paused = rec, word == PAUSE
+        self.reached.append((eid, float(decision.level), float(decision.value)))
         if decision.go_on:
             return None
         if word == PAUSE:
@@ -198,14 +203,32 @@ class Schedule:
     def for_strategy(
         self, history: History, pending: list[EvalState], state: RunState
     ) -> tuple[History, list[EvalState]]:
-        """What the strategy sees: paused evaluations with their value at their rung, not as pending."""
+        """What the strategy sees, with the evaluations still to come (``pending``) that it should count.
+
+        Paused evaluations are learnt from at their rung's value, not as pending. Beside the rows
+        every strategy reads (one per evaluation, as without a scheduler), the history carries
+        every rung reached (``by_fidelity``: one row per ``rung`` record, its fidelity as a share
+        of the full resource, in journal order, so a resumed run sees what an uninterrupted one
+        did) and the rung each pending evaluation is running to (``pending_fidelity``): what a
+        model over configuration and fidelity fits (MOBSTER, ``bench/strategies/mobster.py``).
+        """
         paused = self.paused_points()
-        if not paused:
-            return history, pending
-        dim = history.X.shape[1] if history.X.ndim == 2 else len(state.evals[next(iter(paused))].x)
-        X = np.vstack([history.X.reshape(-1, dim), np.array([state.evals[e].x for e in paused], dtype=float)])
-        y = np.concatenate([history.y, np.array(list(paused.values()), dtype=float)])
-        return dataclasses.replace(history, X=X, y=y), [ev for ev in pending if ev.eval_id not in paused]
+        dim = history.X.shape[1] if history.X.ndim == 2 else len(next(iter(state.evals.values())).x)
+        if paused:
+            X = np.vstack([history.X.reshape(-1, dim), np.array([state.evals[e].x for e in paused], dtype=float)])
+            y = np.concatenate([history.y, np.array(list(paused.values()), dtype=float)])
+            history = dataclasses.replace(history, X=X, y=y)
+            pending = [ev for ev in pending if ev.eval_id not in paused]
+        full = float(self.fidelity.maximum)
+        rows = [(e, level, value) for e, level, value in self.reached if math.isfinite(value) and e in state.evals]
+        by_fidelity = History(
+            np.array([state.evals[e].x for e, _, _ in rows], dtype=float).reshape(-1, dim),
+            np.array([value for _, _, value in rows], dtype=float),
+            np.zeros((0, dim)),
+            fidelity=np.array([level / full for _, level, _ in rows], dtype=float),
+        )
+        heading = np.array([self.scheduler.span(ev.eval_id)[1] / full for ev in pending], dtype=float)
+        return dataclasses.replace(history, by_fidelity=by_fidelity, pending_fidelity=heading), pending
 
     def finish(self) -> list[tuple[Outcome, dict[str, Any]]]:
         """At the run's end: each evaluation still paused ends ``stopped`` at its rung."""

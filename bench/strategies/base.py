@@ -29,12 +29,24 @@ class History:
         X_failed: ``(k, d)`` points that were tried but gave no usable value.
         elapsed: the run's clock when the decision is made (seconds of the executor's clock:
             simulated time under ``executor=simulated``), for initial designs given in time.
+        fidelity: ``(n,)`` the fidelity each value of ``y`` was observed at, as a share of the
+            objective's full resource (1: full); None: every value at the full resource.
+        by_fidelity: every value observed at a known fidelity, one row each with its
+            ``fidelity`` column, in the order they were observed: under a scheduler each rung an
+            evaluation reached (a stopped one's lower rungs too), for a model over configuration
+            and fidelity (MOBSTER, ``bench/strategies/mobster.py``); None where the run has no
+            such data. Strategies that ignore it see what they always saw.
+        pending_fidelity: ``(p,)`` the fidelity (share of the full resource) each pending point
+            is running to, in the order of ``pending``; None: the full resource.
     """
 
     X: np.ndarray
     y: np.ndarray
     X_failed: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
     elapsed: float = 0.0
+    fidelity: np.ndarray | None = None
+    by_fidelity: History | None = None
+    pending_fidelity: np.ndarray | None = None
 
     @classmethod
     def empty(cls, dim: int) -> History:
@@ -46,6 +58,14 @@ class History:
     @property
     def n_tried(self) -> int:
         return len(self.y) + len(self.X_failed)
+
+    def observed_at_fidelity(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(X (m, d), fidelity (m,), y (m,))``: :attr:`by_fidelity` where set, else the rows at their fidelity."""
+        data = self.by_fidelity if self.by_fidelity is not None else self
+        X = np.asarray(data.X, dtype=float)
+        X = X.reshape(len(data.y), X.shape[-1]) if X.ndim == 2 else X.reshape(len(data.y), -1)
+        s = np.ones(len(data.y)) if data.fidelity is None else np.asarray(data.fidelity, dtype=float).reshape(-1)
+        return X, s, np.asarray(data.y, dtype=float).reshape(-1)
 
 
 class Strategy(abc.ABC):

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bench.strategies.gp_options import GPOptions
+from bench.strategies.mf_schema import MobsterConf
 from bench.validation import check_bool, check_choice, check_int, check_positive
 
 GROUP = "schema/strategy"
@@ -179,4 +180,5 @@ SCHEMAS: dict[str, type] = {
     "ax": AxConf,
     "grid": GridConf,
     "random": RandomConf,
+    "mobster": MobsterConf,
 }
