@@ -1,17 +1,29 @@
-"""How many evaluations EI needs to come within 0.005 of the grid's best test accuracy.
+"""How many evaluations EI needs to come within 0.005 of the grid's best test accuracy, and how long it takes.
 
 The worksheet's grid (40 learning rates, 1e5 down to 1e-8) is run once (the MLP is
 deterministic); then the default EI experiment runs for each seed, and we count the
 evaluations until its test accuracy is within ``--tolerance`` of the grid's best.
 
+With ``--timing R``, instead: ``bobench`` itself (a fresh process, as a user runs it) for the
+worksheet grid (``experiment=worksheet_grid``), the default run (30 EI evaluations) and the default
+run with EI's old defaults (a fit every step, multi-start L-BFGS-B from 512 points), the three in
+turn, R rounds, one thread each (``OMP_NUM_THREADS=1``). Printed per variant, medians over the
+rounds: the process's wall time, the run's time (``elapsed_s``, from the driver's start), the
+evaluations' and the decisions' shares of it, and the wall time against the grid's.
+
     python benchmarks/ei_vs_grid.py --seeds 10
+    python benchmarks/ei_vs_grid.py --timing 3
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -21,22 +33,74 @@ import pandas as pd
 
 from benchmarks._common import run
 
+#: ``bobench`` overrides of the timed variants.
+TIMED = {
+    "grid (40 evaluations)": ["experiment=worksheet_grid"],
+    "ei, old defaults": [
+        "strategy.refit_every=1",
+        "strategy.acq_optimizer=multistart",
+        "strategy.num_restarts=10",
+        "strategy.raw_samples=512",
+    ],
+    "ei (the default run)": [],
+}
+
+
+def bobench(overrides: list[str], folder: Path) -> dict[str, float]:
+    """One ``bobench`` process: its wall time, and the run's elapsed, evaluation and decision seconds."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    command = [sys.executable, "-m", "bench", *overrides, f"hydra.run.dir={folder}", "progress=false"]
+    t0 = time.perf_counter()
+    subprocess.run(command, check=True, env=env, capture_output=True)
+    wall = time.perf_counter() - t0
+    summary = json.loads((folder / "summary.json").read_text())
+    evaluations = pd.read_csv(folder / "results.csv")["duration_s"].sum()
+    return {
+        "wall": wall,
+        "elapsed": summary["elapsed_s"],
+        "evaluations": float(evaluations),
+        "decisions": summary["decision_s_total"],
+    }
+
+
+def timing(rounds: int) -> None:
+    root = Path(tempfile.mkdtemp(prefix="bobench-ei-vs-grid-"))
+    times: dict[str, list[dict[str, float]]] = {name: [] for name in TIMED}
+    for r in range(rounds):
+        for i, (name, overrides) in enumerate(TIMED.items()):
+            times[name].append(bobench(overrides, root / f"{r}-{i}"))
+    grid_wall = statistics.median(t["wall"] for t in times[next(iter(TIMED))])
+    print(f"medians of {rounds} rounds, variants in turn, OMP_NUM_THREADS=1")
+    print(f"{'variant':24}{'wall s':>8}{'run s':>8}{'evals s':>9}{'decide s':>10}{'decide %':>10}{'wall/grid':>11}")
+    for name, runs in times.items():
+        med = {k: statistics.median(t[k] for t in runs) for k in runs[0]}
+        share = statistics.median(t["decisions"] / t["elapsed"] for t in runs)
+        print(
+            f"{name:24}{med['wall']:>8.1f}{med['elapsed']:>8.1f}{med['evaluations']:>9.1f}"
+            f"{med['decisions']:>10.2f}{100 * share:>9.0f}%{med['wall'] / grid_wall:>11.2f}"
+        )
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--evaluations", type=int, default=40, help="EI's budget per seed")
     parser.add_argument("--tolerance", type=float, default=0.005)
+    parser.add_argument("--timing", type=int, metavar="R", help="time bobench runs instead, R rounds")
     args = parser.parse_args()
+    if args.timing:
+        timing(args.timing)
+        return
 
     t0 = time.time()
     _, grid_dir = run("experiment=worksheet_grid")
     grid = pd.read_csv(grid_dir / "results.csv")
     best_grid = grid["metric.test_accuracy"].max()
-    best_lr = grid.loc[grid["metric.test_accuracy"].idxmax(), "param.learning_rate_init"]
+    first_best = int(grid["metric.test_accuracy"].to_numpy().argmax())
+    best_lr = grid["param.learning_rate_init"].iloc[first_best]
     print(
         f"grid: best test accuracy {best_grid:.4f} at learning_rate_init={best_lr:.4g} "
-        f"after {grid['metric.test_accuracy'].idxmax() + 1} of {len(grid)} evaluations ({time.time() - t0:.0f} s)"
+        f"after {first_best + 1} of {len(grid)} evaluations ({time.time() - t0:.0f} s)"
     )
     target = best_grid - args.tolerance
     needed: list[int | None] = []
