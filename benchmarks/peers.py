@@ -23,7 +23,9 @@ Competitors, each from its own defaults:
 - bobench: every ``conf/strategy/*.yaml`` whose strategy is a GP strategy (a subclass of
   ``bench.strategies.gp.GPStrategy``), composed with the real config as a run composes it;
   presets whose strategy config equals an earlier one's (``sync_ts`` is ``async_ts``) are
-  measured once.
+  measured once. Multi-fidelity searchers (``mobster``) are not GP strategies in that sense:
+  they decide on the rung records a scheduler keeps, not on this plain history; ``--only``
+  measures any preset all the same.
 - ``botorch_qlogei``: BoTorch's tutorial loop: ``SingleTaskGP`` (its default transforms),
   ``fit_gpytorch_mll`` from BoTorch's defaults at every decision, ``qLogExpectedImprovement``
   with 256 Sobol QMC samples and the running points as ``X_pending``, ``optimize_acqf`` with 10
@@ -642,12 +644,12 @@ def main(argv: list[str] | None = None) -> None:
         parser.error("--n: at least 12 (Optuna's GPSampler starts after 10 random trials)")
     presets, same = gp_presets()
     peers = [peer.name for peer in PEERS]
-    if args.only:
-        known = set(presets) | set(peers)
-        unknown = [name for name in args.only if name not in known]
+    if args.only:  # any strategy preset may be named (mobster, ax...), not only the GP ones
+        every_preset = [path.stem for path in sorted((CONF / "strategy").glob("*.yaml"))]
+        unknown = [name for name in args.only if name not in {*every_preset, *peers}]
         if unknown:
-            parser.error(f"--only: unknown {unknown}; known: {sorted(known)}")
-        presets = [p for p in presets if p in args.only]
+            parser.error(f"--only: unknown {unknown}; known: {sorted({*every_preset, *peers})}")
+        presets = [p for p in every_preset if p in args.only]
         peers = [p for p in peers if p in args.only]
         same = {}
     print(
