@@ -341,13 +341,13 @@ class Driver:
         if self.schedule is not None:  # a paused evaluation is learnt from at its rung, not pending
             history, pending_evs = self.schedule.for_strategy(history, pending_evs, self.state)
         pending = np.array([ev.x for ev in pending_evs], dtype=float).reshape(-1, self.space.dim)
-        t0 = time.perf_counter()
+        t0, cpu0 = time.perf_counter(), time.process_time()
         with self.meters.driver_span() as spent:
             X = np.asarray(self.strategy.propose(history, pending, n), dtype=float).reshape(-1, self.space.dim)
-        decision_s = time.perf_counter() - t0
+        decision_s, cpu_s = time.perf_counter() - t0, time.process_time() - cpu0
         share = max(len(X), 1)  # a batch's decision is shared by its points
-        if self.executor.charges_decision_time():
-            self.executor.advance(decision_s)
+        if self.executor.charges_decision_time():  # its seconds, or its CPU seconds (a shared machine)
+            self.executor.advance(cpu_s if self.executor.decision_clock() == "cpu" else decision_s)
         for x in X[:n]:
             if not self.space.contains_unit(x):
                 raise RuntimeError(f"strategy {type(self.strategy).__name__} proposed {x}, outside the unit cube")

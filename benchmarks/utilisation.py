@@ -1,9 +1,12 @@
 """Worker utilisation with decision time charged: one point per decision against batched asks.
 
 Runs the real driver on Hartmann6 with the simulated executor (exponential durations of mean 1)
-and ``executor.charge_decision_time=true``, so each decision's real time passes on the simulated
-clock while the workers it would refill stand idle. For each M the arms run one after the other in
-this process (their order alternating from one M to the next), torch pinned to one thread:
+and ``executor.charge_decision_time=true``, so each decision's time passes on the simulated clock
+while the workers it would refill stand idle: its CPU seconds by default (``--clock cpu``,
+``executor.decision_clock=cpu``: what the decision takes on an idle core, whatever else runs on
+the machine), or its wall seconds (``--clock wall``: on an idle machine, the same). For each M
+the arms run one after the other in this process (their order alternating from one M to the
+next), torch pinned to one thread:
 
 - ``one``: ``max_batch=1``, one point per decision (the driver before batched asks);
 - ``batched``: ``max_batch`` unset, one decision for every free worker;
@@ -14,8 +17,8 @@ Utilisation is reported two ways: over the whole run (the summary's: the evaluat
 M times the run's length, the drain after the last proposal included, which no driver can avoid
 with a fixed budget), and while proposing (busy worker time up to the last proposal over M times
 that time). Decisions are counted from the journal (points with the same clock time and decision
-time), with the decision seconds per proposed point, the final simple regret and the run's wall
-time. Timings on a loaded machine are noisy and the utilisation follows them: say what ran beside.
+time), with the decision (wall) seconds and the run's CPU seconds per proposed point, the final
+simple regret and the run's wall time. Wall timings on a loaded machine follow the load: say what ran beside.
 
     python benchmarks/utilisation.py                        # M = 8, 32, 64, 128; 1,000 evaluations
     python benchmarks/utilisation.py --workers 32 --evals 200   # a quick look
@@ -41,7 +44,7 @@ ARMS = ("one", "batched", "instant")
 
 
 def overrides(
-    arm: str, workers: int, evals: int, seed: int, strategy: str, charge: bool, extra: list[str]
+    arm: str, workers: int, evals: int, seed: int, strategy: str, charge: bool, extra: list[str], clock: str
 ) -> list[str]:
     """The run's config: Hartmann6, exponential durations, async, the arm's batching and clock."""
     return [
@@ -50,6 +53,7 @@ def overrides(
         "executor=simulated",
         "executor.duration=exponential",
         f"executor.charge_decision_time={str(charge and arm != 'instant').lower()}",
+        f"executor.decision_clock={clock}",
         f"strategy={'random' if arm == 'instant' else strategy}",
         f"workers={workers}",
         "mode=async",
@@ -75,17 +79,18 @@ def measure(records: list[dict[str, Any]], workers: int) -> dict[str, float]:
     }
 
 
-def one_run(
-    arm: str, workers: int, evals: int, seed: int, strategy: str, extra: list[str], charge: bool = True
-) -> dict[str, Any]:
+def one_run(arm: str, workers: int, evals: int, args: argparse.Namespace, charge: bool = True) -> dict[str, Any]:
     from bench.driver import Driver
 
     folder = Path(tempfile.mkdtemp(prefix="bobench-util-"))
     try:
-        driver = Driver(compose(*overrides(arm, workers, evals, seed, strategy, charge, extra)), folder / "run")
-        t0 = time.perf_counter()
+        driver = Driver(
+            compose(*overrides(arm, workers, evals, args.seed, args.strategy, charge, args.extra, args.clock)),
+            folder / "run",
+        )
+        t0, cpu0 = time.perf_counter(), time.process_time()
         summary = driver.run()
-        wall = time.perf_counter() - t0
+        wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
         measured = measure(driver.journal.records, workers)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
@@ -93,6 +98,7 @@ def one_run(
         "util_run": summary["utilisation"],
         **measured,
         "decision_per_point": summary["decision_s_total"] / summary["n_evals"],
+        "cpu_per_point": cpu / summary["n_evals"],  # the whole run's CPU: decisions, evaluations, I/O
         "regret": summary["final_regret"],
         "sim_time": summary["elapsed_s"],
         "wall_s": wall,
@@ -104,28 +110,29 @@ def cmd_table(args: argparse.Namespace) -> None:
     for i, m in enumerate(args.workers):
         order = list(args.arms) if i % 2 == 0 else list(reversed(args.arms))  # no arm always first
         for arm in order:
-            r = one_run(arm, m, args.evals, args.seed, args.strategy, args.extra)
+            r = one_run(arm, m, args.evals, args)
             results[(m, arm)] = r
             print(
                 f"M {m:>3} {arm:<8} util {r['util_run']:.3f} (proposing {r['util_proposing']:.3f}), "
                 f"{r['decisions']} decisions ({r['points_per_decision']:.1f} points each), "
-                f"{r['decision_per_point']:.4f} s/point, regret {r['regret']:.4g}, "
+                f"{r['decision_per_point']:.4f} s/point ({r['cpu_per_point']:.4f} CPU), regret {r['regret']:.4g}, "
                 f"sim time {r['sim_time']:.1f}, wall {r['wall_s']:.0f} s",
                 flush=True,
             )
     print(
         f"\n{args.strategy} {' '.join(args.extra)} on Hartmann6, exponential durations (mean 1), "
-        f"{args.evals} evaluations, seed {args.seed}, "
-        "decision time charged ('instant': random search, uncharged: the ceiling)"
+        f"{args.evals} evaluations, seed {args.seed}, decision time charged ({args.clock} seconds; "
+        "'instant': random search, uncharged: the ceiling)"
     )
     head = f"{'M':>4} {'arm':<8} {'util (run)':>10} {'util (proposing)':>16} {'decisions':>9} {'pts/dec':>7}"
-    print(f"{head} {'s/point':>8} {'regret':>8} {'wall s':>7}")
+    print(f"{head} {'s/point':>8} {'CPU s/pt':>8} {'regret':>8} {'wall s':>7}")
     for m in args.workers:
         for arm in args.arms:
             r = results[(m, arm)]
             print(
                 f"{m:>4} {arm:<8} {r['util_run']:>10.3f} {r['util_proposing']:>16.3f} {r['decisions']:>9} "
-                f"{r['points_per_decision']:>7.1f} {r['decision_per_point']:>8.4f} {r['regret']:>8.4g} "
+                f"{r['points_per_decision']:>7.1f} {r['decision_per_point']:>8.4f} {r['cpu_per_point']:>8.4f} "
+                f"{r['regret']:>8.4g} "
                 f"{r['wall_s']:>7.0f}"
             )
 
@@ -136,7 +143,7 @@ def cmd_timing(args: argparse.Namespace) -> None:
     walls: dict[str, list[float]] = {"one": [], "batched": []}
     for rep in range(args.repeats):
         for arm in ("one", "batched") if rep % 2 == 0 else ("batched", "one"):
-            r = one_run(arm, args.workers, args.evals, args.seed, args.strategy, args.extra, charge=args.charged)
+            r = one_run(arm, args.workers, args.evals, args, charge=args.charged)
             walls[arm].append(r["wall_s"])
             print(
                 f"{arm:<8} wall {r['wall_s']:.1f} s, {r['decisions']} decisions, "
@@ -160,6 +167,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--strategy", default="async_ts")
     parser.add_argument("--extra", nargs="*", default=[], help="more overrides for the strategy's arms")
+    parser.add_argument(
+        "--clock", choices=["cpu", "wall"], default="cpu", help="decision time charged as CPU or wall seconds"
+    )
     parser.add_argument("--charged", action="store_true", help="timing: charge decision time to the clock")
     parser.add_argument("--repeats", type=int, default=1, help="timing: runs of each arm")
     args = parser.parse_args(argv)
@@ -167,7 +177,7 @@ def main(argv: list[str] | None = None) -> None:
     import torch
 
     torch.set_num_threads(1)
-    one_run("batched", 4, 12, args.seed, args.strategy, args.extra, charge=False)  # imports and first calls: untimed
+    one_run("batched", 4, 12, args, charge=False)  # imports and first calls: untimed
     if args.command == "timing":
         args.workers, args.evals = (args.workers or [32])[0], args.evals or 500
         cmd_timing(args)

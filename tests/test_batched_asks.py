@@ -82,7 +82,7 @@ def check_each_decision_replays(compose: Callable[..., Any], run: list[str], run
     for first, points, cut in decisions(records):
         state = RunState.from_records(records[:first])
         history = state.history(dim)
-        history.elapsed = points[0]["t_submit"] - points[0]["decision_s"] * len(points)
+        history.elapsed = state.last_t  # the clock when the decision began: the latest time journaled
         pending_evs = state.in_flight()
         pending = np.array([ev.x for ev in pending_evs], dtype=float).reshape(-1, dim)
         free = min(workers - len(pending_evs), budget - len(state.evals))
@@ -117,10 +117,19 @@ def test_wait_returns_every_evaluation_finished_while_the_driver_decided():
 
 
 # -- the driver ---------------------------------------------------------------------------------
-def test_one_decision_proposes_a_point_for_every_free_worker(compose, tmp_path):
-    Driver(compose(*RUN), tmp_path / "run").run()
-    sizes = check_each_decision_replays(compose, RUN, tmp_path / "run")
+@pytest.mark.parametrize("clock", ["wall", "cpu"])
+def test_one_decision_proposes_a_point_for_every_free_worker(compose, tmp_path, clock):
+    run = [*RUN, f"executor.decision_clock={clock}"]
+    Driver(compose(*run), tmp_path / "run").run()
+    sizes = check_each_decision_replays(compose, run, tmp_path / "run")
     assert sizes == [4, 1, 3, 1, 3]  # see the module's docstring
+    t_submits = sorted({r["t_submit"] for r in read_journal(tmp_path / "run") if r["event"] == "submit"})
+    assert len(t_submits) == len(sizes) and t_submits[0] > 0  # each decision moved the clock
+
+
+def test_a_bad_decision_clock_is_one_line(compose, tmp_path):
+    with pytest.raises(UserError, match=r"^executor\.decision_clock: expected wall or cpu, got 'gpu'$"):
+        Driver(compose(*RUN, "executor.decision_clock=gpu"), tmp_path / "run")
 
 
 def test_max_batch_caps_a_decision_and_later_ones_see_earlier_ones_as_pending(compose, tmp_path):

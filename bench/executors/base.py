@@ -118,6 +118,11 @@ class Executor(abc.ABC):
         """Whether the driver should :meth:`advance` the clock by each decision's real time."""
         return False
 
+    def decision_clock(self) -> str:
+        """What a charged decision's time is: ``wall`` (its seconds) or ``cpu`` (the driver process's
+        CPU seconds during it: what it takes on an idle core, when other work shares the machine)."""
+        return "wall"
+
     # -- jobs that outlive a driver (Slurm) ----------------------------------------------------------
     def job_id(self, eval_id: int) -> str | None:
         """The scheduler's id of the job running ``eval_id``, journaled for resume; None if there is none."""

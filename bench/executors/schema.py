@@ -68,6 +68,9 @@ class SimulatedConf:
     mean: float = 1.0  # mean duration of the random distributions
     seed: int = MISSING  # durations derive from (seed, eval_id, attempt); the YAML sets ${seed}
     charge_decision_time: bool = False  # true: each decision's real time also passes on the clock
+    #: with charge_decision_time, the time charged: wall (the decision's seconds) | cpu (the driver's CPU
+    #: seconds during it, an idle core's time on a shared machine; a background fit's process is not counted)
+    decision_clock: str = "wall"
     #: per-evaluation limit on the call's *real* time in seconds (SIGALRM in the driver); null: none
     timeout_s: float | None = None
 

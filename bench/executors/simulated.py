@@ -33,6 +33,7 @@ from bench.objective import Objective
 from bench.records import Outcome, Task
 
 DURATIONS = (*KINDS, "cost")
+DECISION_CLOCKS = ("wall", "cpu")
 
 
 @dataclass
@@ -59,6 +60,8 @@ class SimulatedExecutor(Executor):
         seed: durations derive from ``(seed, eval_id, attempt)``.
         charge_decision_time: the driver then adds each decision's real time to the clock
             (through :meth:`advance`), as if the workers waited for the optimiser.
+        decision_clock: what a charged decision's time is: ``wall`` (its seconds) or ``cpu`` (the
+            driver process's CPU seconds during it: an idle core's time, on a machine others share).
         timeout_s: each call's limit in real seconds (SIGALRM; see :mod:`bench.guard`), or None.
     """
 
@@ -75,6 +78,7 @@ class SimulatedExecutor(Executor):
         seed: int = 0,
         charge_decision_time: bool = SimulatedConf.charge_decision_time,
         timeout_s: float | None = SimulatedConf.timeout_s,
+        decision_clock: str = SimulatedConf.decision_clock,
     ):
         super().__init__(workers)
         if duration not in DURATIONS:
@@ -83,12 +87,15 @@ class SimulatedExecutor(Executor):
             raise UserError(f"executor.seed: expected an integer, got {seed!r}")
         if not isinstance(charge_decision_time, bool):
             raise UserError(f"executor.charge_decision_time: expected true or false, got {charge_decision_time!r}")
+        if decision_clock not in DECISION_CLOCKS:
+            raise UserError(f"executor.decision_clock: expected wall or cpu, got {decision_clock!r}")
         self.duration = duration
         self.distribution = (
             None if duration == "cost" else Duration(duration, mean=mean, pareto_k=pareto_k, uniform_low=uniform_low)
         )
         self.seed = seed
         self.charge_decision_time = charge_decision_time
+        self._decision_clock = decision_clock
         self.timeout_s = check_time_limit("executor.timeout_s", timeout_s)
         self._now = 0.0
         self._free_at = [0.0] * self.workers
@@ -121,6 +128,9 @@ class SimulatedExecutor(Executor):
 
     def charges_decision_time(self) -> bool:
         return self.charge_decision_time
+
+    def decision_clock(self) -> str:
+        return self._decision_clock
 
     def advance(self, seconds: float) -> None:
         """Moves the virtual clock forward (a charged decision, or a resumed run's past)."""
