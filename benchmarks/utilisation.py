@@ -141,21 +141,24 @@ def cmd_timing(args: argparse.Namespace) -> None:
     """The 500-evaluation, 32-worker async_ts run as docs/architecture.md times it (uncharged clock),
     one decision per point against batched asks, interleaved (``--charged``: decision time charged)."""
     walls: dict[str, list[float]] = {"one": [], "batched": []}
+    cpus: dict[str, list[float]] = {"one": [], "batched": []}
     for rep in range(args.repeats):
         for arm in ("one", "batched") if rep % 2 == 0 else ("batched", "one"):
             r = one_run(arm, args.workers, args.evals, args, charge=args.charged)
             walls[arm].append(r["wall_s"])
+            cpus[arm].append(r["cpu_per_point"] * args.evals)
             print(
-                f"{arm:<8} wall {r['wall_s']:.1f} s, {r['decisions']} decisions, "
+                f"{arm:<8} wall {r['wall_s']:.1f} s (CPU {cpus[arm][-1]:.1f} s), {r['decisions']} decisions, "
                 f"util {r['util_run']:.3f}, regret {r['regret']:.4g}",
                 flush=True,
             )
-    one, batched = statistics.median(walls["one"]), statistics.median(walls["batched"])
     print(
         f"\n{args.strategy}, Hartmann6, {args.evals} evaluations, {args.workers} workers, async, decision time "
-        f"{'charged' if args.charged else 'not charged'}: wall s (median of {args.repeats}): "
-        f"one {one:.1f}, batched {batched:.1f}, ratio {batched / one:.2f}"
+        f"{'charged' if args.charged else 'not charged'}; medians of {args.repeats}"
     )
+    for name, times in (("wall s", walls), ("CPU s", cpus)):
+        one, batched = statistics.median(times["one"]), statistics.median(times["batched"])
+        print(f"{name:<7} one {one:7.1f}   batched {batched:7.1f}   ratio {batched / one:.2f}")
 
 
 def main(argv: list[str] | None = None) -> None:
