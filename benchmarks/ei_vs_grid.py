@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import pandas as pd
 
-from benchmarks._common import run
+from benchmarks._common import CONF, run
 
 #: ``bobench`` overrides of the timed variants.
 TIMED = {
@@ -49,7 +49,7 @@ TIMED = {
 def bobench(overrides: list[str], folder: Path) -> dict[str, float]:
     """One ``bobench`` process: its wall time, and the run's elapsed, evaluation and decision seconds."""
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    command = [sys.executable, "-m", "bench", *overrides, f"hydra.run.dir={folder}", "progress=false"]
+    command = [sys.executable, "-m", "bench", "--config-path", str(CONF), *overrides, f"hydra.run.dir={folder}"]
     t0 = time.perf_counter()
     subprocess.run(command, check=True, env=env, capture_output=True)
     wall = time.perf_counter() - t0
