@@ -13,9 +13,11 @@ The worker is ``python -m bench.strategies.background_fit``, started on the firs
 ``spawn`` gives (torch and ``fork`` do not mix), but one that does not re-import the caller's
 main script (so a script using the Python API needs no ``if __name__ == "__main__"`` guard).
 Jobs go to it one at a time as pickles over its stdin and come back over a private copy of its
-stdout (whatever a library prints there goes to stderr). It ignores SIGINT (a Ctrl-C reaches the
-whole process group; the driver decides what it means) and exits when the process that started
-it is gone: its stdin reaches end of file, and a watch thread notices the new parent within
+stdout (whatever a library prints there goes to stderr). It runs in a session of its own, so a
+terminal's Ctrl-C or hangup reaches only the driver, which decides what it means (the worker
+ignores SIGINT too), and where the kernel groups CPU shares by session (autogroup) the worker
+gets its own share instead of halving the driver's. It exits when the process that started it
+is gone: its stdin reaches end of file, and a watch thread notices the new parent within
 ``PARENT_POLL_S`` even mid-fit (a ``SIGKILL`` of the driver leaves no orphan). It computes pure
 functions of their arguments and writes no file: not in the run folder, nowhere.
 
@@ -164,6 +166,7 @@ class FitPool:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             env=env,
+            start_new_session=True,  # a terminal's signals are the driver's to handle; its own CPU share (autogroup)
         )
         return self._worker
 
