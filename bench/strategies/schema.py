@@ -14,6 +14,7 @@ from typing import Any
 
 from bench.strategies.gp_options import GPOptions
 from bench.strategies.mf_schema import MobsterConf
+from bench.strategies.turbo_schema import TurboConf
 from bench.validation import check_bool, check_choice, check_int, check_positive
 
 GROUP = "schema/strategy"
@@ -181,4 +182,5 @@ SCHEMAS: dict[str, type] = {
     "grid": GridConf,
     "random": RandomConf,
     "mobster": MobsterConf,
+    "turbo_ts": TurboConf,
 }

@@ -1,0 +1,157 @@
+"""Trust-region Thompson sampling: TuRBO-1 (Eriksson et al. 2019) made asynchronous.
+
+``async_ts`` is a global method: on Hartmann6 it climbs whichever basin the best point of its
+random start lies in and never leaves it (docs/parallel-bo.md, "The random start decides").
+TuRBO keeps a box, the *trust region*, around the incumbent: a GP fitted to the region's data,
+one Thompson sample per proposed point maximised over ``n_candidates`` Sobol points in the box.
+``success_tolerance`` improvements in a row double the box's side, ``failure_tolerance`` failures
+in a row halve it, and when it falls below ``length_min`` the region has converged: the strategy
+*restarts*, forgetting the region's data, with ``restart_points`` fresh Sobol points. So a run
+that settled on a local optimum gets further random starts, each with its own chance of the
+global basin.
+
+State without state: the region (its data, side and counters) is replayed from the history at
+every decision, rows in the order results arrived, so proposals stay a pure function of (seed,
+history, pending) and a resumed run proposes what an uninterrupted one does. As in asyTS,
+running evaluations are not looked at; results that arrive after a restart count for the new
+region.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+import numpy as np
+import torch
+from botorch.models import SingleTaskGP
+from botorch.sampling.pathwise import draw_kernel_feature_paths, draw_matheron_paths
+from torch import Tensor
+from torch.quasirandom import SobolEngine
+
+from bench.seeding import derive_seed
+from bench.space import Space
+from bench.strategies.base import History, sobol_points
+from bench.strategies.gp import DTYPE, MIN_POINTS, GPStrategy, as_pending, torch_seeded, training_data
+from bench.strategies.ts import _normal_weights
+from bench.strategies.turbo_schema import TurboOptions
+
+#: TuRBO's improvement threshold: a result improves on the region's best by more than this share.
+IMPROVEMENT = 1e-3
+
+
+@dataclass
+class Region:
+    """The trust region a history leaves: where its data start, its side, its counters."""
+
+    start: int  # the row of the history where the region's data begin
+    length: float
+    restarts: int  # how many times the run restarted before this region
+    successes: int = 0
+    failures: int = 0
+
+
+def replay(y: np.ndarray, from_start: np.ndarray, options: TurboOptions, dim: int) -> Region:
+    """The region after the results ``y`` (in arrival order), TuRBO-1's rules applied one by one.
+
+    Results of the run's initial design (``from_start``), the first ``restart_points`` results
+    of a restarted region, and a region's first result only set the region's best value; every
+    other result is a success or a failure.
+
+    Args:
+        y: the finished values, minimised, in the order they arrived.
+        from_start: ``(len(y),)`` whether each result is a point of the run's initial design.
+        options: the side and tolerances.
+        dim: the dimension (for the default tolerances).
+    """
+    fail_tol = options.failure_tolerance or max(4, dim)
+    n_restart = options.restart_points or 2 * dim
+    region = Region(start=0, length=options.length_init, restarts=0)
+    best = math.inf
+    for i, value in enumerate(y):
+        if not math.isfinite(value):
+            continue
+        if from_start[i] or (region.restarts and i - region.start < n_restart) or best == math.inf:
+            best = min(best, value)  # the region's initial design (or its first value): no counting yet
+            continue
+        if value < best - IMPROVEMENT * abs(best):
+            region.successes, region.failures = region.successes + 1, 0
+        else:
+            region.successes, region.failures = 0, region.failures + 1
+        best = min(best, value)
+        if region.successes == options.success_tolerance:
+            region.length, region.successes = min(2.0 * region.length, options.length_max), 0
+        elif region.failures == fail_tol:
+            region.length, region.failures = region.length / 2.0, 0
+        if region.length < options.length_min:
+            region = Region(start=i + 1, length=options.length_init, restarts=region.restarts + 1)
+            best = math.inf
+    return region
+
+
+class TrustRegionTS(GPStrategy):
+    """TuRBO-1 with one Thompson sample per point, asynchronous (see the module's docstring).
+
+    Args:
+        space: the search space.
+        seed: the run's seed.
+        options: :class:`~bench.strategies.turbo_schema.TurboOptions` as keywords.
+    """
+
+    name = "turbo_ts"
+
+    def __init__(self, space: Space, seed: int = 0, **options: Any):
+        opts = TurboOptions.parse(self.name, options)
+        super().__init__(space, seed, opts)
+        self.turbo = opts
+
+    def region(self, history: History, pending: np.ndarray) -> Region:
+        """The trust region the history leaves."""
+        return replay(np.asarray(history.y, dtype=float), self.from_start(history, pending), self.turbo, self.dim)
+
+    def from_start(self, history: History, pending: np.ndarray) -> np.ndarray:
+        """Which finished rows are points of the run's initial design (the base's Sobol sequence:
+        a row is one if it equals one of its first ``n_tried + pending`` points exactly)."""
+        start = sobol_points(self.dim, self.seed, start=0, n=history.n_tried + len(pending))
+        design = {tuple(row) for row in start.tolist()}
+        return np.array([tuple(row) in design for row in np.asarray(history.X, dtype=float).tolist()], dtype=bool)
+
+    def ask(self, history: History, pending: np.ndarray, n: int) -> np.ndarray:
+        n, d = int(n), self.dim
+        pending = as_pending(pending, d)
+        if n <= 0:
+            return np.zeros((0, d))
+        region = self.region(history, pending)
+        X_all, Y_all = training_data(history, d)
+        X, Y = X_all[region.start :], Y_all[region.start :]
+        n_restart = self.turbo.restart_points or 2 * d
+        if len(Y) < MIN_POINTS or (region.restarts and len(Y) < n_restart):
+            # A new region starts from its own scrambled Sobol sequence (salted by the restart).
+            seed = self.seed if not region.restarts else derive_seed(self.seed, "turbo-restart", region.restarts)
+            return sobol_points(d, seed, start=history.n_tried + len(pending), n=n)
+        with torch_seeded(self.rng_seed(history, pending, self.name)):
+            model = self.cache.model(X, Y)
+            out = self._in_region(model, X, Y, region.length, n)
+        return np.clip(out.detach().numpy().reshape(n, d), 0.0, 1.0)
+
+    def acquire(self, model: SingleTaskGP, X: Tensor, Y: Tensor, pending: Tensor, n: int, t: int) -> Tensor:
+        """Unused: :meth:`ask` builds the region's model itself."""
+        raise NotImplementedError
+
+    def _in_region(self, model: SingleTaskGP, X: Tensor, Y: Tensor, length: float, n: int) -> Tensor:
+        """``n`` points, each the best of one posterior sample path on Sobol points in the region."""
+        lengthscale = model.covar_module.lengthscale.detach().reshape(-1)
+        weights = lengthscale / lengthscale.prod().pow(1.0 / len(lengthscale))
+        center = X[Y.squeeze(-1).argmax()]
+        lower = (center - weights * length / 2.0).clamp(0.0, 1.0)
+        upper = (center + weights * length / 2.0).clamp(0.0, 1.0)
+        seed = int(torch.randint(0, 2**31 - 1, (1,)).item())  # torch is seeded per decision
+        unit = SobolEngine(self.dim, scramble=True, seed=seed).draw(self.turbo.n_candidates, dtype=DTYPE)
+        candidates = lower + (upper - lower) * unit
+        sampler = partial(draw_kernel_feature_paths, weight_generator=_normal_weights)
+        paths = draw_matheron_paths(model, sample_shape=torch.Size([n]), prior_sampler=sampler)
+        with torch.no_grad():
+            values = paths(candidates)  # (n, N)
+        return candidates[values.argmax(dim=1)]
