@@ -101,3 +101,38 @@ def _data(X: np.ndarray, y: np.ndarray):  # type: ignore[no-untyped-def]
     from bench.strategies.gp import training_data
 
     return training_data(History(X, y, np.zeros((0, X.shape[1]))), X.shape[1])
+
+
+def test_results_still_running_from_the_old_region_are_not_the_new_ones() -> None:
+    # Collapse after the 13th result (as above); results 14 and 15 (ids 13, 14) were running from
+    # the old region near its optimum and are better than anything after; then the restart's four
+    # Sobol points (ids 15..18) and one more result (id 19).
+    y = np.array([1.0] + [2.0] * 12 + [0.5, 0.5] + [5.0] * 4 + [4.0])
+    ids = np.arange(len(y))
+    design = np.zeros(len(y), dtype=bool)
+    design[15:19] = True
+    region = replay(y, np.zeros(len(y), dtype=bool), OPTS, dim=2, eval_ids=ids, restart_design=lambda r: design)
+    assert region.restarts == 1 and region.first_id == 15 and region.size == 5
+    assert region.successes == 1  # 4.0 improves on the new region's best, 5.0, not on the old 0.5
+    assert region.rows(len(y), ids).nonzero()[0].tolist() == [15, 16, 17, 18, 19]
+    # Before a Sobol point of the restart has finished, the new region has no rows yet.
+    early = replay(
+        y[:15], np.zeros(15, dtype=bool), OPTS, dim=2, eval_ids=ids[:15], restart_design=lambda r: design[:15]
+    )
+    assert early.restarts == 1 and early.size == 0 and not early.rows(15, ids[:15]).any()
+    # Without evaluation ids every row after the restart counts.
+    assert replay(y, np.zeros(len(y), dtype=bool), OPTS, dim=2).size == 7
+
+
+def test_the_run_state_gives_each_row_its_evaluation_id(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from bench.run_folder.state import RunState
+
+    records = [
+        {"event": "submit", "eval_id": 0, "attempt": 0, "params": {"a": 0.1}, "x": [0.1], "t_submit": 0.0},
+        {"event": "submit", "eval_id": 1, "attempt": 0, "params": {"a": 0.2}, "x": [0.2], "t_submit": 0.0},
+        {"event": "result", "eval_id": 1, "attempt": 0, "status": "ok", "value": 2.0, "final": True},
+        {"event": "result", "eval_id": 0, "attempt": 0, "status": "ok", "value": 1.0, "final": True},
+    ]
+    state = RunState.from_records(records)
+    history = state.history(1)
+    assert history.eval_ids.tolist() == [1, 0] and history.y.tolist() == [2.0, 1.0]

@@ -145,6 +145,7 @@ class RunState:
     def history(self, dim: int, exclude: set[int] | None = None) -> History:
         """What the strategy sees; diverged values are imputed (see ``DIVERGED_MARGIN``)."""
         ok_x, ok_y, div_x, failed_x = [], [], [], []
+        ok_ids, div_ids = [], []
         for eid in self.finished:
             if exclude and eid in exclude:
                 continue
@@ -153,8 +154,10 @@ class RunState:
             if status in (OK, STOPPED):  # stopped early: its value at the resource it reached
                 ok_x.append(ev.x)
                 ok_y.append(float(final["value"]))
+                ok_ids.append(eid)
             elif status == DIVERGED:
                 div_x.append(ev.x)
+                div_ids.append(eid)
             else:
                 failed_x.append(ev.x)
         if div_x and ok_y:
@@ -162,12 +165,16 @@ class RunState:
             imputed = worst + max(DIVERGED_MARGIN * (worst - best), DIVERGED_MIN_GAP * max(1.0, abs(worst)))
             X = np.array(ok_x + div_x, dtype=float).reshape(-1, dim)
             y = np.array(ok_y + [imputed] * len(div_x), dtype=float)
+            ids = ok_ids + div_ids
         else:
             # With no converged value there is nothing to be worse than: diverged points count as failed.
             failed_x += div_x
             X = np.array(ok_x, dtype=float).reshape(-1, dim)
             y = np.array(ok_y, dtype=float)
-        return History(X, y, np.array(failed_x, dtype=float).reshape(-1, dim))
+            ids = ok_ids
+        history = History(X, y, np.array(failed_x, dtype=float).reshape(-1, dim))
+        history.eval_ids = np.array(ids, dtype=int)
+        return history
 
     def best(self) -> EvalState | None:
         oks = [e for e in self.finished if self.final(e)["status"] == OK]

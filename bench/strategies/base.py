@@ -38,6 +38,8 @@ class History:
             such data. Strategies that ignore it see what they always saw.
         pending_fidelity: ``(p,)`` the fidelity (share of the full resource) each pending point
             is running to, in the order of ``pending``; None: the full resource.
+        eval_ids: ``(n,)`` the evaluation id (submit order) of each row of ``X``, where the
+            caller knows them (the run state does: the driver and the Python API); empty otherwise.
     """
 
     X: np.ndarray
@@ -47,6 +49,7 @@ class History:
     fidelity: np.ndarray | None = None
     by_fidelity: History | None = None
     pending_fidelity: np.ndarray | None = None
+    eval_ids: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))
 
     @classmethod
     def empty(cls, dim: int) -> History:

@@ -13,13 +13,15 @@ global basin.
 State without state: the region (its data, side and counters) is replayed from the history at
 every decision, rows in the order results arrived, so proposals stay a pure function of (seed,
 history, pending) and a resumed run proposes what an uninterrupted one does. As in asyTS,
-running evaluations are not looked at; results that arrive after a restart count for the new
-region.
+running evaluations are not looked at. Results of evaluations that were still running from the
+old region when it restarted are not the new region's (known from the history's evaluation ids:
+the new region's rows are those submitted from its first Sobol point on).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -44,36 +46,60 @@ IMPROVEMENT = 1e-3
 
 @dataclass
 class Region:
-    """The trust region a history leaves: where its data start, its side, its counters."""
+    """The trust region a history leaves: which rows are its data, its side, its counters."""
 
-    start: int  # the row of the history where the region's data begin
+    start: int  # the first row (in arrival order) that can be the region's
     length: float
     restarts: int  # how many times the run restarted before this region
+    #: the first evaluation id that is the region's: a restarted region's first Sobol point (rows
+    #: with a lower id were still running from the region before); -inf: every row from ``start``
+    first_id: float = -math.inf
+    size: int = 0  # the region's rows so far
     successes: int = 0
     failures: int = 0
 
+    def rows(self, n: int, eval_ids: np.ndarray | None) -> np.ndarray:
+        """``(n,)`` whether each history row is the region's."""
+        mask = np.arange(n) >= self.start
+        return mask if eval_ids is None else mask & (eval_ids >= self.first_id)
 
-def replay(y: np.ndarray, from_start: np.ndarray, options: TurboOptions, dim: int) -> Region:
+
+def replay(
+    y: np.ndarray,
+    from_start: np.ndarray,
+    options: TurboOptions,
+    dim: int,
+    eval_ids: np.ndarray | None = None,
+    restart_design: Callable[[int], np.ndarray] | None = None,
+) -> Region:
     """The region after the results ``y`` (in arrival order), TuRBO-1's rules applied one by one.
 
     Results of the run's initial design (``from_start``), the first ``restart_points`` results
     of a restarted region, and a region's first result only set the region's best value; every
-    other result is a success or a failure.
+    other result is a success or a failure. With ``eval_ids`` and ``restart_design``, a restarted
+    region's rows are those submitted from its first Sobol point on, so evaluations still running
+    from the old region when it restarted (near its optimum) do not pull the new one back there.
 
     Args:
         y: the finished values, minimised, in the order they arrived.
         from_start: ``(len(y),)`` whether each result is a point of the run's initial design.
         options: the side and tolerances.
         dim: the dimension (for the default tolerances).
+        eval_ids: ``(len(y),)`` each result's evaluation id (the submit order), if known.
+        restart_design: ``r -> (len(y),)`` whether each row is a Sobol point of the ``r``-th
+            restart's design.
     """
     fail_tol = options.failure_tolerance or max(4, dim)
     n_restart = options.restart_points or 2 * dim
     region = Region(start=0, length=options.length_init, restarts=0)
     best = math.inf
     for i, value in enumerate(y):
+        if eval_ids is not None and eval_ids[i] < region.first_id:
+            continue  # still running from the region before: not this region's
         if not math.isfinite(value):
             continue
-        if from_start[i] or (region.restarts and i - region.start < n_restart) or best == math.inf:
+        region.size += 1
+        if from_start[i] or (region.restarts and region.size <= n_restart) or best == math.inf:
             best = min(best, value)  # the region's initial design (or its first value): no counting yet
             continue
         if value < best - IMPROVEMENT * abs(best):
@@ -86,7 +112,11 @@ def replay(y: np.ndarray, from_start: np.ndarray, options: TurboOptions, dim: in
         elif region.failures == fail_tol:
             region.length, region.failures = region.length / 2.0, 0
         if region.length < options.length_min:
-            region = Region(start=i + 1, length=options.length_init, restarts=region.restarts + 1)
+            restarts = region.restarts + 1
+            region = Region(start=i + 1, length=options.length_init, restarts=restarts)
+            if eval_ids is not None and restart_design is not None:
+                later = restart_design(restarts) & (np.arange(len(y)) > i)
+                region.first_id = float(eval_ids[later].min()) if later.any() else math.inf
             best = math.inf
     return region
 
@@ -109,14 +139,33 @@ class TrustRegionTS(GPStrategy):
 
     def region(self, history: History, pending: np.ndarray) -> Region:
         """The trust region the history leaves."""
-        return replay(np.asarray(history.y, dtype=float), self.from_start(history, pending), self.turbo, self.dim)
+        ids = self._eval_ids(history)
+        return replay(
+            np.asarray(history.y, dtype=float),
+            self._sobol_rows(history, self.seed, history.n_tried + len(pending)),
+            self.turbo,
+            self.dim,
+            eval_ids=ids,
+            restart_design=lambda r: self._sobol_rows(history, self._restart_seed(r), history.n_tried + len(pending)),
+        )
 
     def from_start(self, history: History, pending: np.ndarray) -> np.ndarray:
-        """Which finished rows are points of the run's initial design (the base's Sobol sequence:
-        a row is one if it equals one of its first ``n_tried + pending`` points exactly)."""
-        start = sobol_points(self.dim, self.seed, start=0, n=history.n_tried + len(pending))
-        design = {tuple(row) for row in start.tolist()}
+        """Which finished rows are points of the run's initial design (the base's Sobol sequence)."""
+        return self._sobol_rows(history, self.seed, history.n_tried + len(pending))
+
+    def _sobol_rows(self, history: History, seed: int, n: int) -> np.ndarray:
+        """Whether each row of ``history.X`` equals exactly one of the first ``n`` points of the
+        Sobol sequence seeded by ``seed`` (point ``k`` is proposed as the ``k``-th evaluation)."""
+        design = {tuple(row) for row in sobol_points(self.dim, seed, start=0, n=n).tolist()}
         return np.array([tuple(row) in design for row in np.asarray(history.X, dtype=float).tolist()], dtype=bool)
+
+    def _restart_seed(self, restarts: int) -> int:
+        return derive_seed(self.seed, "turbo-restart", restarts)
+
+    @staticmethod
+    def _eval_ids(history: History) -> np.ndarray | None:
+        ids = np.asarray(history.eval_ids)
+        return ids if len(ids) == len(history.y) and len(ids) else None
 
     def ask(self, history: History, pending: np.ndarray, n: int) -> np.ndarray:
         n, d = int(n), self.dim
@@ -124,13 +173,13 @@ class TrustRegionTS(GPStrategy):
         if n <= 0:
             return np.zeros((0, d))
         region = self.region(history, pending)
-        X_all, Y_all = training_data(history, d)
-        X, Y = X_all[region.start :], Y_all[region.start :]
         n_restart = self.turbo.restart_points or 2 * d
-        if len(Y) < MIN_POINTS or (region.restarts and len(Y) < n_restart):
+        if region.size < MIN_POINTS or (region.restarts and region.size < n_restart):
             # A new region starts from its own scrambled Sobol sequence (salted by the restart).
-            seed = self.seed if not region.restarts else derive_seed(self.seed, "turbo-restart", region.restarts)
+            seed = self.seed if not region.restarts else self._restart_seed(region.restarts)
             return sobol_points(d, seed, start=history.n_tried + len(pending), n=n)
+        mine = region.rows(len(history.y), self._eval_ids(history))
+        X, Y = training_data(History(np.asarray(history.X)[mine], np.asarray(history.y)[mine]), d)
         with torch_seeded(self.rng_seed(history, pending, self.name)):
             model = self.cache.model(X, Y)
             out = self._in_region(model, X, Y, region.length, n)
