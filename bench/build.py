@@ -23,6 +23,7 @@ from bench.objective import Objective
 from bench.schedulers import Scheduler
 from bench.schema import check_known_keys
 from bench.strategies.base import Strategy
+from bench.strategies.mf_fidelity import bind_fidelity
 
 MODES = ("sync", "async")
 #: Config keys that may differ when a run is resumed (everything else must match).
@@ -147,6 +148,8 @@ def build(cfg: DictConfig, validate: bool = True) -> Parts:
     carbon = parse_carbon_config(node) if node is not None else None  # once per run; UserError naming the field
     meters = Meters(carbon, simulated=executor.simulated)  # nothing started yet
     scheduler = build_scheduler(cfg, objective)
+    # a strategy that chooses each evaluation's fidelity (bench/strategies/mf_fidelity.py): checked and told the range
+    bind_fidelity(strategy, objective, scheduler)
     if validate:
         objective.validate()  # e.g. data files present and well-formed, before any evaluation
     return Parts(objective, strategy, executor, meters, scheduler)

@@ -34,6 +34,7 @@ from bench.run_folder.results_file import ResultsFile
 from bench.run_folder.state import EvalState, RunState
 from bench.schedulers.hook import Schedule
 from bench.seeding import eval_seed
+from bench.strategies.mf_fidelity import at_chosen_fidelity, chosen_fidelity_history
 
 #: summary.json is rewritten once this many more evaluations have finished since it last was...
 SUMMARY_EVERY = 10
@@ -340,15 +341,18 @@ class Driver:
         pending_evs = self.state.in_flight()
         if self.schedule is not None:  # a paused evaluation is learnt from at its rung, not pending
             history, pending_evs = self.schedule.for_strategy(history, pending_evs, self.state)
+        elif self.strategy.chooses_fidelity:  # each evaluation at the fidelity it ran at
+            history = chosen_fidelity_history(history, pending_evs, self.state)
         pending = np.array([ev.x for ev in pending_evs], dtype=float).reshape(-1, self.space.dim)
         t0, cpu0 = time.perf_counter(), time.process_time()
         with self.meters.driver_span() as spent:
-            X = np.asarray(self.strategy.propose(history, pending, n), dtype=float).reshape(-1, self.space.dim)
+            X, fidelities = self.strategy.propose_with_fidelity(history, pending, n)  # fidelities: None unless chosen
+            X = np.asarray(X, dtype=float).reshape(-1, self.space.dim)
         decision_s, cpu_s = time.perf_counter() - t0, time.process_time() - cpu0
         share = max(len(X), 1)  # a batch's decision is shared by its points
         if self.executor.charges_decision_time():  # its seconds, or its CPU seconds (a shared machine)
             self.executor.advance(cpu_s if self.executor.decision_clock() == "cpu" else decision_s)
-        for x in X[:n]:
+        for i, x in enumerate(X[:n]):
             if not self.space.contains_unit(x):
                 raise RuntimeError(f"strategy {type(self.strategy).__name__} proposed {x}, outside the unit cube")
             eid = self.state.next_eval_id
@@ -363,6 +367,7 @@ class Driver:
                 decision_kwh=None if spent.kwh is None else spent.kwh / share,
                 decision_co2_kg=None if spent.kg is None else spent.kg / share,
                 decision_carbon_method=spent.method,
+                **({} if fidelities is None else {"fidelity": float(fidelities[i])}),
             )
             self._dispatch(self.state.evals[eid], attempt=0)
         return len(X[:n])
@@ -383,6 +388,8 @@ class Driver:
         task = Task(ev.eval_id, dict(ev.params), eval_seed(int(self.cfg.seed), ev.eval_id), attempt)
         if self.schedule is not None:
             task.resume_from, task.fidelity = self.schedule.span(ev.eval_id)
+        elif ev.fidelity is not None:  # the strategy chose it (bench/strategies/mf_fidelity.py)
+            task.fidelity = ev.fidelity
         with self._gate.held():  # a job that started has its id journaled, so a resume follows it
             self.executor.submit(task)
             job_id = self.executor.job_id(ev.eval_id)
@@ -401,6 +408,8 @@ class Driver:
             if isinstance(ended, str):  # paused at its rung until promoted
                 return
             outcome, extra = ended
+        elif (chosen := self.state.evals[outcome.eval_id].fidelity) is not None and not retry:
+            outcome, extra = at_chosen_fidelity(outcome, chosen, self.objective)  # its strategy chose the fidelity
         self._log("result", **outcome.to_json(), **extra, final=not retry)
         if retry:
             self._submit(self.state.evals[outcome.eval_id], attempt=outcome.attempt + 1)

@@ -148,6 +148,8 @@ EVENTS: dict[str, tuple[Field, ...]] = {
         Field("decision_kwh", NUMBER_OR_NULL, _or_none(_number)),
         Field("decision_co2_kg", NUMBER_OR_NULL, _or_none(_number)),
         Field("decision_carbon_method", TEXT_OR_NULL, _or_none(_str)),
+        # the fidelity the strategy chose for it (bench/strategies/mf_fidelity.py), where it chose one
+        Field("fidelity", NUMBER_OR_NULL, _or_none(_number)),
     ),
     # The executor's job id for an attempt (Slurm), so a resumed driver can follow the job.
     "job": (

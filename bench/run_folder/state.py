@@ -36,6 +36,8 @@ class EvalState:
     job_attempt: int | None = None
     final: dict[str, Any] | None = None
     failed_attempts: list[dict[str, Any]] = field(default_factory=list)
+    #: the fidelity its strategy chose (a share of the full resource), where it chose one (strategies/mf_fidelity.py)
+    fidelity: float | None = None
 
     @property
     def abandoned(self) -> bool:
@@ -86,6 +88,7 @@ class RunState:
                 self.evals[eid] = EvalState(
                     eid, rec["params"], rec["x"], rec["t_submit"], rec.get("decision_s", 0.0), rec.get("attempt", 0)
                 )
+                self.evals[eid].fidelity = rec.get("fidelity")
             else:
                 ev.attempt = rec.get("attempt", ev.attempt)
             self.last_t = max(self.last_t, _num(rec.get("t_submit")))

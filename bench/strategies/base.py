@@ -92,6 +92,9 @@ class Strategy(abc.ABC):
 
     #: Whether proposals are a pure function of (seed, history, pending, n).
     deterministic: bool = True
+    #: Whether the strategy chooses the fidelity each evaluation runs at (:meth:`propose_with_fidelity`;
+    #: multi-fidelity strategies such as ``bench/strategies/mf_kg.py``, without a scheduler).
+    chooses_fidelity: bool = False
 
     def __init__(self, space: Space, seed: int = 0, n_initial: int = 0, initial_time: float = 0.0):
         if int(n_initial) < 0:
@@ -110,7 +113,7 @@ class Strategy(abc.ABC):
         May return fewer than ``n`` points when the strategy is exhausted (a finished grid).
         """
         done = history.n_tried + len(pending)
-        n_init = n if history.elapsed < self.initial_time else min(max(self.n_initial - done, 0), n)
+        n_init = self.initial_count(history, pending, n)
         parts = []
         if n_init:
             parts.append(sobol_points(self.space.dim, self.seed, start=done, n=n_init))
@@ -118,6 +121,18 @@ class Strategy(abc.ABC):
             parts.append(np.asarray(self.ask(history, pending, n - n_init), dtype=float))
         out = np.concatenate(parts, axis=0) if parts else np.zeros((0, self.space.dim))
         return out.reshape(-1, self.space.dim)
+
+    def initial_count(self, history: History, pending: np.ndarray, n: int) -> int:
+        """How many of the ``n`` points to propose come from the initial design (see :meth:`propose`)."""
+        done = history.n_tried + len(pending)
+        return n if history.elapsed < self.initial_time else min(max(self.n_initial - done, 0), n)
+
+    def propose_with_fidelity(
+        self, history: History, pending: np.ndarray, n: int
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """The points of :meth:`propose` and the fidelity each is to run at, a share of the objective's
+        full resource in (0, 1]; None (the default): the full resource, or the scheduler's rungs."""
+        return self.propose(history, pending, n), None
 
     @abc.abstractmethod
     def ask(self, history: History, pending: np.ndarray, n: int) -> np.ndarray:

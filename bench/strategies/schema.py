@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bench.strategies.gp_options import GPOptions
-from bench.strategies.mf_schema import MobsterConf
+from bench.strategies.mf_schema import MFKGConf, MobsterConf
 from bench.strategies.turbo_schema import TurboConf
 from bench.validation import check_bool, check_choice, check_int, check_positive
 
@@ -182,5 +182,6 @@ SCHEMAS: dict[str, type] = {
     "grid": GridConf,
     "random": RandomConf,
     "mobster": MobsterConf,
+    "mfkg": MFKGConf,
     "turbo_ts": TurboConf,
 }
