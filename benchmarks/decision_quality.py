@@ -10,7 +10,7 @@ standard error, median, and seconds spent deciding per run; then each variant ag
 on the same seeds (``analysis.stats.paired``: wins where its value is lower, the win rate with
 its bootstrap 95% interval, the two-sided Wilcoxon signed-rank p-value).
 
-Runs are kept under ``--out``; one whose ``summary.json`` exists is read, not run again.
+Runs are kept under ``--out``; one that ran to its budget is read, not run again.
 
     python benchmarks/decision_quality.py --presets mlp branin --seeds 50-59
     python benchmarks/decision_quality.py --presets hartmann6_asyEI --seeds 200-202 \
@@ -22,10 +22,12 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import shutil
 import statistics
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -55,11 +57,22 @@ def seeds(spec: str) -> list[int]:
     return [int(s) for s in spec.split(",")]
 
 
+def finished(folder: Path) -> dict[str, Any] | None:
+    """The summary of the run in ``folder`` if it ran to its end (one cut short is refreshed as it runs)."""
+    path = folder / "summary.json"
+    summary = json.loads(path.read_text()) if path.exists() else None
+    return summary if summary is not None and summary["status"].startswith("budget") else None
+
+
 def run_value(overrides: list[str], folder: Path) -> tuple[float, float]:
-    """The run's value (final regret, else best value) and its decision seconds, running it if needed."""
-    if not (folder / "summary.json").exists():
-        run(*overrides, folder=folder)
-    summary = json.loads((folder / "summary.json").read_text())
+    """The run's value (final regret, else best value) and its decision seconds, running it if needed.
+
+    A run cut short (this script stopped) is run again from the start in a fresh folder.
+    """
+    summary = finished(folder)
+    if summary is None:
+        shutil.rmtree(folder, ignore_errors=True)
+        summary = run(*overrides, folder=folder)[0]
     regret = summary.get("final_regret")
     value = regret if regret is not None else summary["best_value"]
     return float(value), float(summary["decision_s_total"])
