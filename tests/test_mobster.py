@@ -96,6 +96,7 @@ def test_the_hook_gives_every_rung_reached_in_journal_order_and_where_pending_on
     np.testing.assert_allclose(history.by_fidelity.y, [r["value"] for r in rungs])
     np.testing.assert_allclose(history.by_fidelity.fidelity, [r["fidelity"] for r in rungs])
     np.testing.assert_allclose(history.by_fidelity.X, [state.evals[r["eval_id"]].x for r in rungs])
+    assert history.by_fidelity.eval_ids.tolist() == [r["eval_id"] for r in rungs]
     assert len(history) == 12 and pending == [] and len(history.pending_fidelity) == 0
     # live, an evaluation that went on from rung 0 runs to rung 1
     live = Schedule(ASHA(), objective, seed=0, simulated=True)

@@ -217,7 +217,10 @@ class Schedule:
         if paused:
             X = np.vstack([history.X.reshape(-1, dim), np.array([state.evals[e].x for e in paused], dtype=float)])
             y = np.concatenate([history.y, np.array(list(paused.values()), dtype=float)])
-            history = dataclasses.replace(history, X=X, y=y)
+            ids = history.eval_ids
+            if len(ids) == len(history.y):  # the rows' ids go on with the paused ones
+                ids = np.concatenate([ids, np.array(list(paused), dtype=int)])
+            history = dataclasses.replace(history, X=X, y=y, eval_ids=ids)
             pending = [ev for ev in pending if ev.eval_id not in paused]
         full = float(self.fidelity.maximum)
         rows = [(e, level, value) for e, level, value in self.reached if math.isfinite(value) and e in state.evals]
@@ -226,6 +229,7 @@ class Schedule:
             np.array([value for _, _, value in rows], dtype=float),
             np.zeros((0, dim)),
             fidelity=np.array([level / full for _, level, _ in rows], dtype=float),
+            eval_ids=np.array([e for e, _, _ in rows], dtype=int),
         )
         heading = np.array([self.scheduler.span(ev.eval_id)[1] / full for ev in pending], dtype=float)
         return dataclasses.replace(history, by_fidelity=by_fidelity, pending_fidelity=heading), pending

@@ -68,18 +68,20 @@ def bind_fidelity(strategy: Strategy, objective: Objective, scheduler: Any) -> N
 
 def chosen_fidelity_history(history: History, pending: list[EvalState], state: RunState) -> History:
     """The history with every finished evaluation at its fidelity and the running ones' fidelities."""
-    rows = []
+    rows, ids = [], []
     for eid in state.finished:
         ev, final = state.evals[eid], state.final(eid)
         value = final.get("value")
         if final.get("status") in (OK, STOPPED) and isinstance(value, int | float) and math.isfinite(value):
             rows.append((ev.x, 1.0 if ev.fidelity is None else ev.fidelity, float(value)))
+            ids.append(eid)
     dim = history.X.shape[1] if history.X.ndim == 2 else len(rows[0][0]) if rows else 0
     by_fidelity = History(
         np.array([x for x, _, _ in rows], dtype=float).reshape(-1, dim),
         np.array([v for _, _, v in rows], dtype=float),
         np.zeros((0, dim)),
         fidelity=np.array([s for _, s, _ in rows], dtype=float),
+        eval_ids=np.array(ids, dtype=int),
     )
     heading = np.array([1.0 if ev.fidelity is None else ev.fidelity for ev in pending], dtype=float)
     return dataclasses.replace(history, by_fidelity=by_fidelity, pending_fidelity=heading)
