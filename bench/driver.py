@@ -245,6 +245,8 @@ class Driver:
         task = Task(ev.eval_id, dict(ev.params), eval_seed(int(self.cfg.seed), ev.eval_id), ev.attempt)
         if self.schedule is not None:  # the segment the job is running
             task.resume_from, task.fidelity = self.schedule.span(ev.eval_id)
+        elif ev.fidelity is not None:  # the fidelity its strategy chose
+            task.fidelity = ev.fidelity
         if not self.executor.attach(task, job_id):
             return False
         self._log("attach", eval_id=ev.eval_id, attempt=ev.attempt, job_id=job_id)
