@@ -57,6 +57,7 @@ decision, and bobench's untimed warm-up fits 100 anchors per strategy there::
     OMP_NUM_THREADS=1 python benchmarks/peers.py                 # n = 50, 200, 500
     OMP_NUM_THREADS=1 python benchmarks/peers.py --n 50 200 500 1000
     OMP_NUM_THREADS=1 python benchmarks/peers.py --n 500 --only async_ts optuna_gp --batch 8
+    OMP_NUM_THREADS=1 python benchmarks/peers.py --n 500 --only async_ts async_ts:fit_lag=10 optuna_gp
 """
 
 from __future__ import annotations
@@ -148,6 +149,9 @@ class Competitor(abc.ABC):
     @abc.abstractmethod
     def decide(self, batch: int) -> None: ...
 
+    def settle(self) -> None:
+        """Waits for work the competitor left running in another process (a background fit)."""
+
     def close(self) -> None:
         """Lets go of what the competitor holds (a background worker); called once, at the end."""
 
@@ -173,6 +177,11 @@ class BobenchStrategy(Competitor):
         out = self.strategy.propose(History(X, y, np.zeros((0, DIM))), self.pending(), batch)
         if np.shape(out) != (batch, DIM):
             raise RuntimeError(f"{self.name} proposed {np.shape(out)} where {(batch, DIM)} was asked for")
+
+    def settle(self) -> None:
+        wait = getattr(getattr(self.strategy, "cache", None), "wait_for_background", None)
+        if callable(wait):
+            wait()
 
     def close(self) -> None:
         for owner in (self.strategy, getattr(self.strategy, "cache", None)):
@@ -403,21 +412,30 @@ PEERS = (
 
 
 # -- bobench's GP strategies, from their YAML presets --------------------------------------------------
+def preset_of(spec: str) -> str:
+    """The preset a competitor spec names: ``async_ts`` of ``async_ts:fit_lag=10,refit_every=5``."""
+    return spec.partition(":")[0]
+
+
 @functools.cache
-def _strategy_config(preset: str) -> tuple[Any, dict[str, Any]]:
+def _strategy_config(spec: str) -> tuple[Any, dict[str, Any]]:
+    """The composed config of ``preset[:key=value,...]`` (each pair a ``strategy.key=value`` override)."""
     from omegaconf import OmegaConf
 
-    cfg = compose(f"strategy={preset}", "objective=hartmann6")
+    preset, _, options = spec.partition(":")
+    overrides = [f"strategy.{pair}" for pair in options.split(",") if pair]
+    cfg = compose(f"strategy={preset}", "objective=hartmann6", *overrides)
     return cfg, OmegaConf.to_container(cfg.strategy, resolve=True)  # type: ignore[return-value]
 
 
-def build_strategy(preset: str, seed: int = 0) -> Any:
+def build_strategy(spec: str, seed: int = 0) -> Any:
+    """The strategy of a preset, or of ``preset:key=value,...`` (the preset with those options)."""
     from hydra.utils import instantiate
     from omegaconf import OmegaConf
 
     from bench.space import Space
 
-    cfg, options = _strategy_config(preset)
+    cfg, options = _strategy_config(spec)
     space = Space.from_config(dict(OmegaConf.to_container(cfg.objective.space, resolve=True)))  # type: ignore[arg-type]
     if space.dim != DIM:
         raise RuntimeError(f"objective=hartmann6 has {space.dim} dimensions, not {DIM}")
@@ -508,10 +526,9 @@ class Table:
 
 
 def cpu_seconds() -> tuple[float, float]:
-    """This process's CPU seconds, and the same plus its live child processes' (a background fit worker)."""
+    """This process's CPU seconds, and its live child processes' (a background fit worker)."""
     import psutil
 
-    own = time.process_time()
     children = 0.0
     for child in psutil.Process().children(recursive=True):
         try:
@@ -519,27 +536,49 @@ def cpu_seconds() -> tuple[float, float]:
         except psutil.Error:  # it ended meanwhile
             continue
         children += times.user + times.system
-    return own, own + children
+    return time.process_time(), children
+
+
+def children_idle(quiet_s: float = 0.5, timeout_s: float = 120.0) -> float:
+    """Waits until the child processes have used no CPU for ``quiet_s`` (a worker still starting up,
+    or computing); returns their CPU seconds then."""
+    deadline = time.monotonic() + timeout_s
+    _, last = cpu_seconds()
+    while time.monotonic() < deadline:
+        time.sleep(quiet_s)
+        _, now = cpu_seconds()
+        if now - last < 0.01:
+            return now
+        last = now
+    return last
 
 
 def segment(competitor: Competitor, n: int, decisions: int, batch: int) -> dict[str, float]:
     """One untimed decision at ``n - 1``, then ``decisions`` timed ones at ``n, n + 1, ...``.
+
+    Work the competitor does in other processes is settled before the timed decisions and after
+    them (its background fits waited for, then the child processes idle), so that the child
+    processes' CPU counted is what these decisions set off, whenever it ran: not a previous
+    competitor's fits nor a worker's start-up.
 
     Returns:
         Seconds per proposed point on each of :data:`CLOCKS`.
     """
     competitor.start(n - 1)
     competitor.decide(batch)
-    totals = dict.fromkeys(CLOCKS, 0.0)
+    competitor.settle()
+    wall = cpu = 0.0
+    children_before = children_idle()
     for _ in range(decisions):
-        t0, (c0, a0) = time.perf_counter(), cpu_seconds()
+        t0, c0 = time.perf_counter(), time.process_time()
         competitor.advance()
         competitor.decide(batch)
-        t1, (c1, a1) = time.perf_counter(), cpu_seconds()
-        totals["wall"] += t1 - t0
-        totals["cpu"] += c1 - c0
-        totals["cpu_all"] += a1 - a0
-    return {clock: total / (decisions * batch) for clock, total in totals.items()}
+        wall += time.perf_counter() - t0
+        cpu += time.process_time() - c0
+    competitor.settle()
+    children_after = children_idle()
+    points = decisions * batch
+    return {"wall": wall / points, "cpu": cpu / points, "cpu_all": (cpu + children_after - children_before) / points}
 
 
 def measure(
@@ -636,7 +675,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repetitions", type=int, default=1)
     parser.add_argument("--running", type=int, default=3, help="running (pending) points at each decision")
     parser.add_argument("--batch", type=int, default=1, help="points proposed per decision")
-    parser.add_argument("--only", nargs="+", help="competitors to run (bobench presets and peers)")
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        help="competitors to run: peers and strategy presets, a preset with options as preset:key=value,...",
+    )
     parser.add_argument("--verbose", action="store_true", help="a line per segment as it is measured")
     args = parser.parse_args(argv)
     sizes = args.n or (QUICK_SIZES if args.quick else SIZES)
@@ -644,12 +687,12 @@ def main(argv: list[str] | None = None) -> None:
         parser.error("--n: at least 12 (Optuna's GPSampler starts after 10 random trials)")
     presets, same = gp_presets()
     peers = [peer.name for peer in PEERS]
-    if args.only:  # any strategy preset may be named (mobster, ax...), not only the GP ones
+    if args.only:  # any strategy preset (mobster, ax...), with options as preset:key=value,...
         every_preset = [path.stem for path in sorted((CONF / "strategy").glob("*.yaml"))]
-        unknown = [name for name in args.only if name not in {*every_preset, *peers}]
+        unknown = [name for name in args.only if preset_of(name) not in every_preset and name not in peers]
         if unknown:
             parser.error(f"--only: unknown {unknown}; known: {sorted({*every_preset, *peers})}")
-        presets = [p for p in every_preset if p in args.only]
+        presets = [name for name in args.only if name not in peers]
         peers = [p for p in peers if p in args.only]
         same = {}
     print(
