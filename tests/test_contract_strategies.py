@@ -27,7 +27,7 @@ class TestConfStrategy(StrategyContract):
 
 
 #: The strategies that maximise an acquisition, which in 1-D and 2-D they do on a grid (bench/strategies/acq_optim.py).
-GRID_STRATEGIES = ["ei", "ei_worksheet", "ucb", "bucb", "lp", "async_lp"]
+GRID_STRATEGIES = ["ei", "ucb", "bucb", "lp", "async_lp"]
 GRID_SPACES = {
     "1d": Space.from_config({"lr": {"type": "float", "low": 1e-5, "high": 1e5, "log": True}}),
     "2d": Space.from_config(

@@ -122,3 +122,10 @@ def test_acquisition_strategies_defaults_are_the_cheap_ones():
             assert (strategy.options.num_restarts, strategy.options.raw_samples) == (None, None)
             assert (strategy.num_restarts, strategy.raw_samples) == budget
             assert (strategy.cache.refit_every, strategy.acq_optimizer) == (5, "auto")
+
+
+def test_the_worksheet_ei_keeps_the_multistart_optimiser(compose):
+    """Its fixed prior did worse with the grid on Branin's tuning seeds (docs/parallel-bo.md)."""
+    cfg = compose("strategy=ei_worksheet").strategy
+    assert (cfg.acq_optimizer, cfg.num_restarts, cfg.raw_samples, cfg.worksheet_prior) == ("multistart", 10, 512, True)
+    assert compose("strategy=ei").strategy.acq_optimizer == "auto"
