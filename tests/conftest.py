@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -88,6 +89,21 @@ def start_cli(*args: str, cwd: Path) -> subprocess.Popen[str]:
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+def wait_until(done: Callable[[], bool], proc: subprocess.Popen[str] | None, watch: Path, stall: float = 600.0) -> None:
+    """Polls ``done()`` while ``proc`` (if given) lives, failing only if ``watch`` (a journal) stops
+    growing for ``stall`` seconds: however slow a loaded machine is, a run that moves on is waited
+    for, and only a run that hangs fails the test."""
+    last_size, last_change = -1, time.monotonic()
+    while not done():
+        if proc is not None:
+            assert proc.poll() is None, "the driver ended before the awaited point"
+        size = watch.stat().st_size if watch.exists() else -1
+        if size != last_size:
+            last_size, last_change = size, time.monotonic()
+        assert time.monotonic() - last_change < stall, f"{watch} did not grow for {stall:.0f} s"
+        time.sleep(0.05)
 
 
 def read_journal(run_dir: Path) -> list[dict[str, Any]]:

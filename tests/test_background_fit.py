@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import os
 import signal
-import time
+import subprocess
+from pathlib import Path
 
 import numpy as np
 import psutil
@@ -18,7 +19,7 @@ from bench.strategies.gp import GPModelCache, training_data
 from bench.strategies.ts import ThompsonSampling
 from bench.testing import StrategyContract
 from bench.testing.strategies import SPACE, history
-from tests.conftest import read_journal, run_cli, start_cli
+from tests.conftest import read_journal, run_cli, start_cli, wait_until
 from tests.test_resume import kill_after, proposals
 
 torch.set_num_threads(1)
@@ -154,19 +155,17 @@ TS_LAGGED = [
 ]
 
 
-def _fit_workers(driver: int, timeout: float = 120) -> list[psutil.Process]:
-    """The background fit worker(s) of a running driver, once started."""
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            children = psutil.Process(driver).children(recursive=True)
-        except psutil.NoSuchProcess:
-            break
-        found = [p for p in children if "bench.strategies.background_fit" in " ".join(_cmdline(p))]
-        if found:
-            return found
-        time.sleep(0.1)
-    raise AssertionError("the driver started no fit worker")
+def _fit_workers(proc: subprocess.Popen[str], journal: Path) -> list[psutil.Process]:
+    """The background fit worker(s) of a running driver, once started (waited for while its journal grows)."""
+    found: list[psutil.Process] = []
+
+    def started() -> bool:
+        children = psutil.Process(proc.pid).children(recursive=True)
+        found[:] = [p for p in children if "bench.strategies.background_fit" in " ".join(_cmdline(p))]
+        return bool(found)
+
+    wait_until(started, proc, journal)
+    return found
 
 
 def _cmdline(p: psutil.Process) -> list[str]:
@@ -180,7 +179,7 @@ def _cmdline(p: psutil.Process) -> list[str]:
 def test_kill_and_resume_proposes_what_an_uninterrupted_run_proposes(tmp_path):
     run_cli(*TS_LAGGED, "hydra.run.dir=straight", cwd=tmp_path, check=True)
     proc = start_cli(*TS_LAGGED, "hydra.run.dir=killed", cwd=tmp_path)
-    workers = _fit_workers(proc.pid)
+    workers = _fit_workers(proc, tmp_path / "killed" / "journal.jsonl")
     kill_after(proc, tmp_path / "killed", n_results=7)
     _, alive = psutil.wait_procs(workers, timeout=30)
     assert alive == [], "a fit worker outlived its SIGKILLed driver"
@@ -193,12 +192,10 @@ def test_kill_and_resume_proposes_what_an_uninterrupted_run_proposes(tmp_path):
 @pytest.mark.slow
 def test_no_worker_outlives_an_interrupted_run(tmp_path):
     proc = start_cli(*TS_LAGGED, "objective.sleep_s=1", "hydra.run.dir=run", cwd=tmp_path)
-    workers = _fit_workers(proc.pid)
     journal = tmp_path / "run" / "journal.jsonl"
-    deadline = time.time() + 120
-    while not (journal.exists() and journal.read_text().count('"event":"result"') >= 3):  # past the GP's first fit
-        assert proc.poll() is None and time.time() < deadline
-        time.sleep(0.1)
+    workers = _fit_workers(proc, journal)
+    # past the GP's first fit
+    wait_until(lambda: journal.exists() and journal.read_text().count('"event":"result"') >= 3, proc, journal)
     os.kill(proc.pid, signal.SIGINT)
     proc.communicate(timeout=120)
     _, alive = psutil.wait_procs(workers, timeout=30)

@@ -25,7 +25,7 @@ from bench.driver import Driver
 from bench.records import CRASHED, DIVERGED, ERROR, INVALID, OK, TIMEOUT
 from bench.run_folder import result_rows
 from bench.run_folder.state import RunState
-from tests.conftest import ROOT, read_journal, run_cli, start_cli
+from tests.conftest import ROOT, read_journal, run_cli, start_cli, wait_until
 
 
 def _no_nan(token: str) -> float:
@@ -148,15 +148,9 @@ def test_megabytes_of_output_do_not_block_the_cli(tmp_path):
 # -- the driver ----------------------------------------------------------------------------------
 
 
-def wait_results(run_dir: Path, n: int, proc, timeout: float = 120) -> None:
-    deadline = time.time() + timeout
-    while True:
-        journal = run_dir / "journal.jsonl"
-        if journal.exists() and journal.read_text().count('"event":"result"') >= n:
-            return
-        assert proc.poll() is None, proc.communicate()
-        assert time.time() < deadline
-        time.sleep(0.05)
+def wait_results(run_dir: Path, n: int, proc) -> None:
+    journal = run_dir / "journal.jsonl"
+    wait_until(lambda: journal.exists() and journal.read_text().count('"event":"result"') >= n, proc, journal)
 
 
 @pytest.mark.parametrize(("sig", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])

@@ -11,23 +11,19 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from tests.conftest import final_results, read_journal, run_cli, start_cli
+from tests.conftest import final_results, read_journal, run_cli, start_cli, wait_until
 
 FAST_EI = ["strategy=ei", "strategy.num_restarts=2", "strategy.raw_samples=32", "strategy.n_initial=2"]
 
 
-def kill_after(proc, run_dir, n_results, timeout=120, event="result"):
+def kill_after(proc, run_dir, n_results, event="result"):
     """SIGKILLs the driver once its journal holds ``n_results`` records of ``event``."""
-    deadline = time.time() + timeout
-    while True:
-        assert proc.poll() is None, "the driver ended before it could be killed"
-        assert time.time() < deadline
-        journal = run_dir / "journal.jsonl"
-        if journal.exists():
-            done = sum(f'"event":"{event}"' in line for line in journal.read_text().splitlines())
-            if done >= n_results:
-                break
-        time.sleep(0.05)
+    journal = run_dir / "journal.jsonl"
+
+    def done():
+        return journal.exists() and journal.read_text().count(f'"event":"{event}"') >= n_results
+
+    wait_until(done, proc, journal)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
 
