@@ -24,7 +24,7 @@ import warnings
 from dataclasses import dataclass
 
 import torch
-import torch.fx.experimental.symbolic_shapes
+import torch.fx.experimental.symbolic_shapes  # loads sympy (~1 s) at start-up, not in the first decision
 from botorch.acquisition import AcquisitionFunction, MCAcquisitionFunction
 from botorch.optim import optimize_acqf
 from torch import Tensor

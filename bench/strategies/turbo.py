@@ -142,7 +142,7 @@ class TrustRegionTS(GPStrategy):
         ids = self._eval_ids(history)
         return replay(
             np.asarray(history.y, dtype=float),
-            self._sobol_rows(history, self.seed, history.n_tried + len(pending)),
+            self.from_start(history, pending),
             self.turbo,
             self.dim,
             eval_ids=ids,
