@@ -20,9 +20,14 @@ reaches the target is shown as not reached, with what it spent in all. The media
 every pair, counting a run that did not reach as infinitely costly (so a median over pairs
 where half did not reach is "not reached").
 
-Command: ``python -m analysis.early_stopping DIR [DIR ...] [--figure regret.png]`` (run folders,
-or multirun folders holding them; the figure: median simple regret against compute spent, with
-the quartiles; docs/early-stopping.md).
+With ``--baseline strategy=NAME`` (or ``arm=NAME``) a scheduled run is paired instead with the
+full-fidelity run of strategy (arm) ``NAME`` that matches it in everything else, seed included:
+``--baseline strategy=async_ts`` sets MOBSTER under ASHA (``strategy=mobster scheduler=asha``)
+against full-fidelity asynchronous TS. The strategy (arm) then names each row beside the scheduler.
+
+Command: ``python -m analysis.early_stopping DIR [DIR ...] [--baseline strategy=NAME]
+[--figure regret.png]`` (run folders, or multirun folders holding them; the figure: median simple
+regret against compute spent, with the quartiles; docs/early-stopping.md).
 """
 
 from __future__ import annotations
@@ -172,23 +177,84 @@ def find_runs(paths: Iterable[str | Path]) -> list[RunFolder]:
     return found
 
 
-def pair_runs(runs: Sequence[RunFolder]) -> list[Pair]:
-    """Matches each scheduled run with the full-fidelity run of the same everything else (seed included)."""
+#: What ``--baseline GROUP=NAME`` may name, and what the pairing then ignores: the config-group
+#: choices and the config's keys that the group sets (an arm sets the strategy and the mode).
+BASELINE_GROUPS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "strategy": (("strategy", "arm"), ("strategy",)),
+    "arm": (("strategy", "arm"), ("strategy", "mode")),
+}
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """The full-fidelity runs to pair scheduled runs with: those whose choice of ``group`` is ``name``."""
+
+    group: str
+    name: str
+
+    def __str__(self) -> str:
+        return f"{self.group}={self.name}"
+
+
+def parse_baseline(text: str) -> Baseline:
+    """``strategy=NAME`` or ``arm=NAME`` as a :class:`Baseline`.
+
+    Raises:
+        ValueError: anything else (the message says what is expected).
+    """
+    group, sep, name = text.partition("=")
+    group, name = group.strip(), name.strip()
+    if not sep or group not in BASELINE_GROUPS or not name or "=" in name or "," in name:
+        raise ValueError(
+            f"--baseline: expected {' or '.join(f'{g}=NAME' for g in BASELINE_GROUPS)} "
+            f"(the full-fidelity runs to pair each scheduled run with), got {text!r}"
+        )
+    return Baseline(group, name)
+
+
+def _is_scheduled(run: RunFolder) -> bool:
+    return (run.start.get("config") or {}).get("scheduler") is not None
+
+
+def _choice(run: RunFolder, group: str) -> str | None:
+    value = _choices(run).get(group)
+    return None if value is None else str(value)
+
+
+def baseline_runs(runs: Sequence[RunFolder], baseline: Baseline) -> list[RunFolder]:
+    """The full-fidelity runs (no scheduler) whose choice of ``baseline.group`` is ``baseline.name``."""
+    return [r for r in runs if not _is_scheduled(r) and _choice(r, baseline.group) == baseline.name]
+
+
+def pair_runs(runs: Sequence[RunFolder], baseline: Baseline | None = None) -> list[Pair]:
+    """Matches each scheduled run with the full-fidelity run of the same everything else (seed included).
+
+    With ``baseline``, the full-fidelity run is one of ``baseline``'s (:func:`baseline_runs`),
+    equal to the scheduled run in everything but the scheduler and what ``baseline.group`` sets,
+    and each pair's label names the scheduled run's choice of that group beside its scheduler.
+    """
+    ignored_choices: tuple[str, ...] = ("scheduler",)
+    ignored_config: tuple[str, ...] = ("scheduler",)
+    if baseline is not None:
+        choices_set, config_set = BASELINE_GROUPS[baseline.group]
+        ignored_choices, ignored_config = ignored_choices + choices_set, ignored_config + config_set
 
     def identity(run: RunFolder) -> str:
-        config = dict(run.start.get("config") or {})
-        config.pop("scheduler", None)
-        choices = {k: v for k, v in _choices(run).items() if k != "scheduler"}
+        config = {k: v for k, v in (run.start.get("config") or {}).items() if k not in ignored_config}
+        choices = {k: v for k, v in _choices(run).items() if k not in ignored_choices}
         return repr(sorted(choices.items())) + repr(sorted((k, repr(v)) for k, v in config.items()))
 
-    full = {identity(r): r for r in runs if (r.start.get("config") or {}).get("scheduler") is None}
+    candidates = baseline_runs(runs, baseline) if baseline is not None else [r for r in runs if not _is_scheduled(r)]
+    full = {identity(r): r for r in candidates}
     pairs = []
     for run in runs:
-        if (run.start.get("config") or {}).get("scheduler") is None:
+        if not _is_scheduled(run):
             continue
         base = full.get(identity(run))
         if base is not None:
             name = str(_choices(run).get("scheduler") or run.start["config"]["scheduler"].get("_target_"))
+            if baseline is not None:
+                name = f"{_choice(run, baseline.group)} + {name}"
             pairs.append(Pair(f"seed {run.start.get('seed')}", name, base, run))
     return sorted(pairs, key=lambda p: (p.scheduler, int(p.full.start.get("seed", 0))))
 
@@ -278,7 +344,13 @@ def figure(pairs: Sequence[Pair], path: Path) -> None:
     top = max(spent_by(r.records, end_time(r)).compute for p in pairs for r in (p.full, p.scheduled))
     grid = list(np.linspace(0.0, top, 200))
     fig, ax = plt.subplots(figsize=(6, 4))
-    for label, runs in (("full fidelity", [p.full for p in pairs]), (pairs[0].scheduler, [p.scheduled for p in pairs])):
+    fulls = list({id(p.full): p.full for p in pairs}.values())
+    arms = [("full fidelity", fulls)]
+    arms += [
+        (label, [p.scheduled for p in pairs if p.scheduler == label])
+        for label in dict.fromkeys(p.scheduler for p in pairs)
+    ]
+    for label, runs in arms:
         curves = np.array([regret_by_compute(r, grid) for r in runs], dtype=float)
         with np.errstate(invalid="ignore"):  # a run with no value yet counts as infinitely far
             med = np.median(curves, axis=0)
@@ -301,12 +373,44 @@ def main(argv: Sequence[str] | None = None) -> int:
         description="compute, time and CO2 a scheduler saves to reach the full-fidelity run's final best",
     )
     parser.add_argument("paths", nargs="+", help="run folders or multirun folders")
+    parser.add_argument(
+        "--baseline",
+        metavar="GROUP=NAME",
+        help="pair each scheduled run with the full-fidelity run of this strategy (strategy=NAME) or arm "
+        "(arm=NAME), the same in everything else, instead of the one differing only in its scheduler",
+    )
     parser.add_argument("--figure", type=Path, help="also draw regret against compute into this PNG")
     args = parser.parse_args(argv)
-    pairs = pair_runs(find_runs(args.paths))
+
+    def fail(message: str) -> int:
+        print(f"{parser.prog}: error: {message}", file=sys.stderr)
+        return 2
+
+    try:
+        baseline = parse_baseline(args.baseline) if args.baseline is not None else None
+    except ValueError as exc:
+        return fail(str(exc))
+    missing = [p for p in args.paths if not Path(p).is_dir()]
+    if missing:
+        return fail(f"no such folder: {missing[0]}")
+    runs = find_runs(args.paths)
+    if baseline is not None and not baseline_runs(runs, baseline):
+        found = sorted({c for r in runs if not _is_scheduled(r) and (c := _choice(r, baseline.group)) is not None})
+        return fail(
+            f"--baseline {baseline}: no full-fidelity run (scheduler=none) with {baseline} under "
+            f"{' '.join(map(str, args.paths))} (full-fidelity runs there: {', '.join(found) or 'none'})"
+        )
+    pairs = pair_runs(runs, baseline)
     if not pairs:
-        print("no pair of runs differing only in their scheduler (scheduler=none and another) found", file=sys.stderr)
+        wanted = (
+            f"a scheduled run and a {baseline} run at full fidelity, the same otherwise"
+            if baseline
+            else "a pair of runs differing only in their scheduler (scheduler=none and another)"
+        )
+        print(f"no pair found: {wanted}", file=sys.stderr)
         return 1
+    if baseline is not None:
+        print(f"full-fidelity runs: {baseline} (scheduler=none)\n")
     print(table([p.row() for p in pairs]))
     if args.figure is not None:
         figure(pairs, args.figure)
