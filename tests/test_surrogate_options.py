@@ -98,4 +98,12 @@ def test_starts_without_observed_points_still_propose_in_the_cube():
     ts = ThompsonSampling(SPACE, seed=5, observed_starts=0, **TS_CHEAP)
     points = ts.ask(history, np.zeros((0, 3)), 2)
     assert points.shape == (2, 3) and (points >= 0).all() and (points <= 1).all()
-    assert not np.array_equal(points, ThompsonSampling(SPACE, seed=5, **TS_CHEAP).ask(history, np.zeros((0, 3)), 2))
+    X, Y = training_data(history, 3)
+    observed = {tuple(row) for row in X.tolist()}
+    for k_obs in (0, 1):
+        strategy = ThompsonSampling(SPACE, seed=5, observed_starts=k_obs, **TS_CHEAP)
+        with torch_seeded(0):
+            paths = strategy._draw_paths([strategy.cache.model(X, Y)], 2)
+            starts = strategy._starts(paths, X, 2)  # (R, n, d)
+        from_data = [sum(tuple(starts[r, i].tolist()) in observed for r in range(len(starts))) for i in range(2)]
+        assert from_data == [k_obs, k_obs]  # each path: exactly k_obs of its starts are observed points

@@ -19,13 +19,10 @@ a decision costs one posterior draw and one optimisation.
 
 from __future__ import annotations
 
-import warnings
 from functools import partial
 from typing import Any
 
 import torch
-from botorch.acquisition import AcquisitionFunction
-from botorch.generation.gen import gen_candidates_scipy
 from botorch.models import SingleTaskGP
 from botorch.posteriors import GPyTorchPosterior
 from botorch.sampling.pathwise import draw_kernel_feature_paths, draw_matheron_paths
@@ -34,7 +31,9 @@ from torch import Tensor
 from torch.quasirandom import SobolEngine
 
 from bench.space import Space
+from bench.strategies.fast_paths import FastPaths
 from bench.strategies.gp import DTYPE, GPStrategy, hallucinate
+from bench.strategies.path_optim import maximise_paths
 from bench.strategies.schema import TSOptions
 
 
@@ -42,20 +41,6 @@ def _normal_weights(shape: torch.Size) -> Tensor:
     """I.i.d. normal feature weights (BoTorch's default scrambles a 1024-d Sobol engine per
     draw, which is most of a decision's time here and buys nothing for a handful of paths)."""
     return torch.randn(shape, dtype=DTYPE)
-
-
-class _IndependentPaths(AcquisitionFunction):
-    """``X (b, n, d) -> (b,)``: the sum over ``i`` of sample path ``i`` at ``X[:, i]``.
-
-    The sum is separable, so maximising it maximises every path on its own.
-    """
-
-    def __init__(self, model: SingleTaskGP, paths: Any):
-        super().__init__(model=model)
-        self.paths = paths
-
-    def forward(self, X: Tensor) -> Tensor:
-        return self.paths(X.transpose(0, 1)).sum(dim=0)  # paths: (n, b, d) -> (n, b)
 
 
 class ThompsonSampling(GPStrategy):
@@ -105,10 +90,12 @@ class ThompsonSampling(GPStrategy):
         return SobolEngine(self.dim, scramble=True, seed=seed).draw(n, dtype=DTYPE)
 
     def _draw_paths(self, models: list[SingleTaskGP], n: int) -> Any:
-        """``n`` independent pathwise posterior samples (1024 random Fourier features each)."""
+        """``n`` independent pathwise posterior samples (1024 random Fourier features each),
+        evaluated by :class:`~bench.strategies.fast_paths.FastPaths` where it applies."""
         sampler = partial(draw_kernel_feature_paths, weight_generator=_normal_weights)
         if len(models) == 1:
-            return draw_matheron_paths(models[0], sample_shape=torch.Size([n]), prior_sampler=sampler)
+            paths = draw_matheron_paths(models[0], sample_shape=torch.Size([n]), prior_sampler=sampler)
+            return FastPaths.of(paths, models[0]) or paths
         return _PathStack([draw_matheron_paths(m, sample_shape=torch.Size([1]), prior_sampler=sampler) for m in models])
 
     def _exact(self, models: list[SingleTaskGP], X: Tensor, n: int) -> Tensor:
@@ -128,18 +115,7 @@ class ThompsonSampling(GPStrategy):
 
     def _pathwise(self, models: list[SingleTaskGP], X: Tensor, n: int) -> Tensor:
         paths = self._draw_paths(models, n)
-        init = self._starts(paths, X, n)  # (R, n, d): restart r, path i
-        acq = _IndependentPaths(models[0], paths)
-        with warnings.catch_warnings(record=True):
-            warnings.simplefilter("ignore")
-            found, _ = gen_candidates_scipy(
-                init, acq, lower_bounds=0.0, upper_bounds=1.0, options={"maxiter": self.maxiter}
-            )
-        found = found.detach().clamp(0.0, 1.0)
-        with torch.no_grad():
-            per_path = paths(found.transpose(0, 1))  # (n, R)
-        best = per_path.argmax(dim=1)  # (n,)
-        return found[best, torch.arange(n)]
+        return maximise_paths(paths, self._starts(paths, X, n), self.maxiter)
 
     def _starts(self, paths: Any, X: Tensor, n: int) -> Tensor:
         """Each path's L-BFGS-B starts, ``(R, n, d)``: its best ``observed_starts`` observed points

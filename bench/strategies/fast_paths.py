@@ -1,0 +1,165 @@
+"""Pathwise posterior samples of the default GP, evaluated in plain torch.
+
+A Matheron sample path of BoTorch's default ``SingleTaskGP`` (an ARD RBF kernel, a constant mean,
+standardised outcomes, no input transform) is, at a point ``x`` of the unit cube,
+
+    f_i(x) = mean_y + std_y * (c + phi(x) . w_i + sum_j k(x, Z_j) v_ij)
+
+with ``phi`` the kernel's random Fourier features (``s * [sin(u), cos(u)]``, ``u = (x / l) W^T``),
+``w_i`` path ``i``'s prior weights, ``Z`` the training inputs and ``v_i`` its update weights
+(Wilson et al. 2020). ``botorch.sampling.pathwise`` evaluates it through gpytorch's lazy kernel
+tensors and linear_operator, which costs about 1.5 ms of overhead per call whatever the number
+of points: most of a Thompson-sampling decision, whose L-BFGS-B calls the paths about a hundred
+times (docs/performance.md). :class:`FastPaths` reads those tensors out of BoTorch's paths and
+evaluates the same formula with a handful of torch operations.
+
+:meth:`FastPaths.of` checks the paths' structure and compares both evaluations on probe points;
+for anything else (another kernel, an input transform, a mismatch) it returns ``None`` and the
+caller keeps BoTorch's paths. So the proposals are BoTorch's up to floating-point rounding.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from botorch.models import SingleTaskGP
+from botorch.models.transforms.outcome import Standardize
+from botorch.sampling.pathwise.features.maps import KernelEvaluationMap, KernelFeatureMap
+from botorch.sampling.pathwise.paths import GeneralizedLinearPath
+from botorch.sampling.pathwise.posterior_samplers import MatheronPath
+from botorch.sampling.pathwise.utils import InverseLengthscaleTransform, SineCosineTransform
+from gpytorch.kernels import RBFKernel
+from gpytorch.means import ConstantMean
+from torch import Tensor
+
+#: Points the two evaluations are compared on when the fast one is built.
+PROBE_POINTS = 8
+#: Largest difference accepted between them, relative to the paths' scale.
+PROBE_TOLERANCE = 1e-8
+
+
+class FastPaths:
+    """``k`` sample paths called as BoTorch's batched paths are.
+
+    ``X (N, d) -> (k, N)``: every path at every point; ``X (k, b, d) -> (k, b)``: path ``i`` at
+    ``X[i]``. Differentiable in ``X``.
+    """
+
+    def __init__(
+        self,
+        lengthscale: Tensor,
+        frequencies: Tensor,
+        feature_scale: Tensor,
+        prior_weights: Tensor,
+        constant: Tensor,
+        train_X: Tensor,
+        update_weights: Tensor,
+        y_mean: Tensor,
+        y_std: Tensor,
+    ):
+        self.inv_ls = lengthscale.reciprocal().reshape(1, -1)  # (1, d)
+        self.frequencies = frequencies  # (F/2, d)
+        self.feature_scale = feature_scale  # scalar
+        self.prior_weights = prior_weights  # (k, F)
+        self.constant = constant  # scalar
+        Z = train_X * self.inv_ls  # (n, d), scaled
+        self.centre = Z.mean(dim=0, keepdim=True)  # gpytorch centres before squared distances too
+        self.Z = Z - self.centre
+        self.Z_sq = self.Z.pow(2).sum(dim=-1)  # (n,)
+        self.update_weights = update_weights  # (k, n)
+        self.y_mean = y_mean
+        self.y_std = y_std
+
+    @classmethod
+    def of(cls, paths: Any, model: SingleTaskGP) -> FastPaths | None:
+        """The fast form of ``paths`` (``draw_matheron_paths(model, ...)``), or None where it does not apply."""
+        parts = _parts(paths, model)
+        if parts is None:
+            return None
+        fast = cls(**parts)
+        generator = torch.Generator().manual_seed(0)
+        probe = torch.rand(PROBE_POINTS, fast.Z.shape[-1], generator=generator, dtype=fast.Z.dtype)
+        with torch.no_grad():
+            reference = paths(probe)
+            mine = fast(probe)
+        scale = 1.0 + float(reference.abs().max())
+        if mine.shape != reference.shape or float((mine - reference).abs().max()) > PROBE_TOLERANCE * scale:
+            return None
+        return fast
+
+    def at(self, X: Tensor, path: Tensor) -> Tensor:
+        """``(B,)``: path ``path[j]`` at ``X[j]`` (``X (B, d)``, ``path (B,)`` of indices)."""
+        features, kernel = self._maps(X)
+        f = (features * self.prior_weights[path]).sum(dim=-1) + (kernel * self.update_weights[path]).sum(dim=-1)
+        return self.y_mean + self.y_std * (f + self.constant)
+
+    def __call__(self, X: Tensor) -> Tensor:
+        features, kernel = self._maps(X)
+        if X.dim() == 2:  # (N, d): every path
+            f = features @ self.prior_weights.transpose(0, 1) + kernel @ self.update_weights.transpose(0, 1)
+            f = f.transpose(0, 1)  # (k, N)
+        else:  # (k, b, d): path i at X[i]
+            f = torch.einsum("kbf,kf->kb", features, self.prior_weights)
+            f = f + torch.einsum("kbn,kn->kb", kernel, self.update_weights)
+        return self.y_mean + self.y_std * (f + self.constant)
+
+    def _maps(self, X: Tensor) -> tuple[Tensor, Tensor]:
+        """At ``X (..., d)``: the random Fourier features ``(..., F)``, the kernel to the data ``(..., n)``."""
+        z = X * self.inv_ls
+        u = z @ self.frequencies.transpose(0, 1)
+        features = self.feature_scale * torch.cat([u.sin(), u.cos()], dim=-1)
+        zc = z - self.centre
+        sq = (zc.pow(2).sum(dim=-1, keepdim=True) + self.Z_sq - 2.0 * zc @ self.Z.transpose(0, 1)).clamp_min(0.0)
+        return features, torch.exp(-0.5 * sq)
+
+
+def _parts(paths: Any, model: SingleTaskGP) -> dict[str, Tensor] | None:
+    """The tensors :class:`FastPaths` needs, if ``paths`` has the default GP's structure."""
+    if not isinstance(paths, MatheronPath) or set(paths.paths) != {"prior_paths", "update_paths"}:
+        return None
+    prior, update = paths.paths["prior_paths"], paths.paths["update_paths"]
+    kernel = model.covar_module
+    transform = getattr(model, "outcome_transform", None)
+    if not (
+        isinstance(kernel, RBFKernel)
+        and isinstance(transform, Standardize)
+        and getattr(model, "input_transform", None) is None
+        and paths.input_transform is None
+        and getattr(paths.output_transform, "transform", None) is transform
+        and isinstance(prior, GeneralizedLinearPath)
+        and isinstance(update, GeneralizedLinearPath)
+        and isinstance(prior.feature_map, KernelFeatureMap)
+        and isinstance(update.feature_map, KernelEvaluationMap)
+        and isinstance(prior.bias_module, ConstantMean)
+        and update.bias_module is None
+        and all(p.input_transform is None and p.output_transform is None for p in (prior, update))
+    ):
+        return None
+    features, evaluation = prior.feature_map, update.feature_map
+    if not (
+        isinstance(features.input_transform, InverseLengthscaleTransform)
+        and features.input_transform.kernel is kernel
+        and isinstance(features.output_transform, SineCosineTransform)
+        and features.bias is None
+        and evaluation.kernel is kernel
+        and evaluation.input_transform is None
+        and evaluation.output_transform is None
+        and prior.weight.dim() == 2
+        and update.weight.dim() == 2
+        and kernel.batch_shape == torch.Size([])
+    ):
+        return None
+    scale = features.output_transform.scale
+    assert isinstance(transform, Standardize)  # checked above; for the type checker
+    return {
+        "lengthscale": kernel.lengthscale.detach().reshape(-1),
+        "frequencies": features.weight.detach(),
+        "feature_scale": torch.as_tensor(1.0 if scale is None else scale).detach(),
+        "prior_weights": prior.weight.detach(),
+        "constant": prior.bias_module.constant.detach().reshape(()),
+        "train_X": evaluation.points.detach(),
+        "update_weights": update.weight.detach(),
+        "y_mean": transform.means.detach().reshape(()),
+        "y_std": transform.stdvs.detach().reshape(()),
+    }

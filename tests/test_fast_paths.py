@@ -1,0 +1,106 @@
+"""Pathwise samples evaluated in plain torch (``bench/strategies/fast_paths.py``) and their
+per-problem maximiser (``bench/strategies/path_optim.py``)."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+import pytest
+import torch
+from botorch.models import SingleTaskGP
+from botorch.models.transforms.outcome import Standardize
+from botorch.sampling.pathwise import draw_kernel_feature_paths, draw_matheron_paths
+from gpytorch.kernels import MaternKernel
+from torch import Tensor
+
+from bench.strategies.fast_paths import FastPaths
+from bench.strategies.gp import build_gp, fit_hyperparameters
+from bench.strategies.path_optim import maximise_paths
+from bench.strategies.ts import _normal_weights
+
+torch.set_num_threads(1)
+DTYPE = torch.float64
+
+
+def _data(n: int = 40, d: int = 4) -> tuple[Tensor, Tensor]:
+    g = torch.Generator().manual_seed(3)
+    X = torch.rand(n, d, generator=g, dtype=DTYPE)
+    return X, (torch.sin(5 * X).sum(dim=-1, keepdim=True) + 3.0) * 2.0  # non-standard scale and offset
+
+
+def _paths(model: SingleTaskGP, k: int, seed: int = 0) -> Any:
+    torch.manual_seed(seed)
+    sampler = partial(draw_kernel_feature_paths, weight_generator=_normal_weights)
+    return draw_matheron_paths(model, sample_shape=torch.Size([k]), prior_sampler=sampler)
+
+
+@pytest.fixture(scope="module")
+def fitted() -> SingleTaskGP:
+    X, Y = _data()
+    gp = build_gp(X, Y)
+    fit_hyperparameters(gp, seed=0)
+    return gp.eval()
+
+
+def test_fast_paths_agree_with_botorch_in_value_and_gradient(fitted: SingleTaskGP) -> None:
+    paths = _paths(fitted, k=3)
+    fast = FastPaths.of(paths, fitted)
+    assert fast is not None
+    g = torch.Generator().manual_seed(9)
+    shared = torch.rand(50, 4, generator=g, dtype=DTYPE)
+    with torch.no_grad():
+        assert torch.allclose(fast(shared), paths(shared), rtol=0, atol=1e-9)  # (k, N): every path
+    per_path = torch.rand(3, 7, 4, generator=g, dtype=DTYPE).requires_grad_(True)
+    (g_ref,) = torch.autograd.grad(paths(per_path).sum(), per_path)
+    (g_fast,) = torch.autograd.grad(fast(per_path).sum(), per_path)
+    assert torch.allclose(g_fast, g_ref, rtol=0, atol=1e-8)
+    # at(): path index per row
+    rows = torch.rand(6, 4, generator=g, dtype=DTYPE)
+    which = torch.tensor([2, 0, 1, 1, 0, 2])
+    with torch.no_grad():
+        every = paths(rows)  # (k, 6)
+        assert torch.allclose(fast.at(rows, which), every[which, torch.arange(6)], rtol=0, atol=1e-9)
+
+
+def test_other_models_keep_botorchs_paths() -> None:
+    X, Y = _data()
+    matern = SingleTaskGP(X, Y, covar_module=MaternKernel(nu=2.5, ard_num_dims=4), outcome_transform=Standardize(m=1))
+    matern.eval()
+    assert FastPaths.of(_paths(matern, k=2), matern) is None
+    other = build_gp(X, Y).eval()
+    assert FastPaths.of(_paths(other, k=2), build_gp(X, Y).eval()) is None  # paths of another model
+
+
+class _Bowls:
+    """``k`` known paths: path ``i`` is ``-|x - c_i|^2``, maximised at ``c_i`` clipped to the cube."""
+
+    def __init__(self, centres: Tensor):
+        self.centres = centres
+
+    def __call__(self, X: Tensor) -> Tensor:
+        if X.dim() == 2:
+            return -((X.unsqueeze(0) - self.centres.unsqueeze(1)) ** 2).sum(dim=-1)
+        return -((X - self.centres.unsqueeze(1)) ** 2).sum(dim=-1)
+
+
+def test_each_path_is_maximised_on_its_own() -> None:
+    centres = torch.tensor([[0.2, 0.7, 0.5], [0.9, 0.1, 0.4], [1.3, 0.5, -0.2]], dtype=DTYPE)
+    g = torch.Generator().manual_seed(1)
+    starts = torch.rand(4, 3, 3, generator=g, dtype=DTYPE)  # (R, k, d)
+    best = maximise_paths(_Bowls(centres), starts, maxiter=50)
+    assert torch.allclose(best, centres.clamp(0.0, 1.0), atol=1e-5)
+
+
+def test_the_fast_and_the_botorch_evaluation_find_the_same_points(fitted: SingleTaskGP) -> None:
+    paths = _paths(fitted, k=4, seed=2)
+    fast = FastPaths.of(paths, fitted)
+    g = torch.Generator().manual_seed(4)
+    starts = torch.rand(3, 4, 4, generator=g, dtype=DTYPE)
+    from_fast = maximise_paths(fast, starts, maxiter=100)
+    from_botorch = maximise_paths(paths, starts, maxiter=100)
+    assert torch.allclose(from_fast, from_botorch, atol=1e-4)
+    with torch.no_grad():
+        at_starts = paths(starts.transpose(0, 1)).max(dim=1).values  # each path's best start
+        found = paths(from_fast.unsqueeze(1)).squeeze(1)
+    assert (found >= at_starts - 1e-12).all()
