@@ -14,7 +14,7 @@ from botorch.sampling.pathwise import draw_kernel_feature_paths, draw_matheron_p
 from gpytorch.kernels import MaternKernel
 from torch import Tensor
 
-from bench.strategies.fast_paths import FastPaths
+from bench.strategies.fast_paths import FastPaths, gaussian_update
 from bench.strategies.gp import build_gp, fit_hyperparameters
 from bench.strategies.path_optim import maximise_paths
 from bench.strategies.ts import _normal_weights
@@ -29,10 +29,11 @@ def _data(n: int = 40, d: int = 4) -> tuple[Tensor, Tensor]:
     return X, (torch.sin(5 * X).sum(dim=-1, keepdim=True) + 3.0) * 2.0  # non-standard scale and offset
 
 
-def _paths(model: SingleTaskGP, k: int, seed: int = 0) -> Any:
+def _paths(model: SingleTaskGP, k: int, seed: int = 0, update: Any = None) -> Any:
     torch.manual_seed(seed)
     sampler = partial(draw_kernel_feature_paths, weight_generator=_normal_weights)
-    return draw_matheron_paths(model, sample_shape=torch.Size([k]), prior_sampler=sampler)
+    extra = {} if update is None else {"update_strategy": update}
+    return draw_matheron_paths(model, sample_shape=torch.Size([k]), prior_sampler=sampler, **extra)
 
 
 @pytest.fixture(scope="module")
@@ -61,6 +62,12 @@ def test_fast_paths_agree_with_botorch_in_value_and_gradient(fitted: SingleTaskG
     with torch.no_grad():
         every = paths(rows)  # (k, 6)
         assert torch.allclose(fast.at(rows, which), every[which, torch.arange(6)], rtol=0, atol=1e-9)
+    # value_and_grad_at(): the gradient by hand is autograd's
+    rows.requires_grad_(True)
+    (g_auto,) = torch.autograd.grad(fast.at(rows, which).sum(), rows)
+    value, g_hand = fast.value_and_grad_at(rows.detach(), which)
+    assert torch.allclose(value, fast.at(rows, which).detach(), rtol=0, atol=1e-12)
+    assert torch.allclose(g_hand, g_auto, rtol=0, atol=1e-9)
 
 
 def test_other_models_keep_botorchs_paths() -> None:
@@ -70,6 +77,15 @@ def test_other_models_keep_botorchs_paths() -> None:
     assert FastPaths.of(_paths(matern, k=2), matern) is None
     other = build_gp(X, Y).eval()
     assert FastPaths.of(_paths(other, k=2), build_gp(X, Y).eval()) is None  # paths of another model
+
+
+def test_the_update_in_one_solve_is_botorchs(fitted: SingleTaskGP) -> None:
+    g = torch.Generator().manual_seed(5)
+    X = torch.rand(30, 4, generator=g, dtype=DTYPE)
+    ours = _paths(fitted, k=5, seed=7, update=gaussian_update)
+    theirs = _paths(fitted, k=5, seed=7)  # the same random draws, in the same order
+    with torch.no_grad():
+        assert torch.allclose(ours(X), theirs(X), rtol=0, atol=1e-9)
 
 
 class _Bowls:

@@ -41,16 +41,23 @@ class _AllPaths:
         values = self.paths(points.reshape(self.R, self.k, self.d).transpose(0, 1))  # (k, R)
         return values.transpose(0, 1).reshape(-1)[problems]
 
+    def value_and_grad(self, X: Tensor, problems: Tensor) -> tuple[Tensor, Tensor]:
+        X = X.detach().requires_grad_(True)
+        values = self(X, problems)
+        (grad,) = torch.autograd.grad(values.sum(), X)
+        return values.detach(), grad
+
 
 class _FastPathsAt:
-    """Values of problems ``e = r · k + i`` from :meth:`FastPaths.at` (only those asked for)."""
+    """Values and gradients of problems ``e = r · k + i`` from :meth:`FastPaths.value_and_grad_at`
+    (only those asked for)."""
 
     def __init__(self, paths: FastPaths, k: int):
         self.paths = paths
         self.k = k
 
-    def __call__(self, X: Tensor, problems: Tensor) -> Tensor:
-        return self.paths.at(X, problems % self.k)
+    def value_and_grad(self, X: Tensor, problems: Tensor) -> tuple[Tensor, Tensor]:
+        return self.paths.value_and_grad_at(X, problems % self.k)
 
 
 def maximise_paths(paths: Any, starts: Tensor, maxiter: int) -> Tensor:
@@ -68,10 +75,9 @@ def maximise_paths(paths: Any, starts: Tensor, maxiter: int) -> Tensor:
 
     def negated(x: np.ndarray, batch_indices: list[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
         problems = torch.arange(R * k) if batch_indices is None else torch.as_tensor(batch_indices)
-        X = torch.from_numpy(x).to(dtype).reshape(-1, d).requires_grad_(True)
-        values = evaluate(X, problems)
-        (grad,) = torch.autograd.grad(values.sum(), X)
-        return -values.detach().numpy(), -grad.numpy()
+        X = torch.from_numpy(x).to(dtype).reshape(-1, d)
+        values, grad = evaluate.value_and_grad(X, problems)
+        return -values.numpy(), -grad.numpy()
 
     x0 = starts.reshape(-1, d).clamp(0.0, 1.0).numpy()
     with warnings.catch_warnings():

@@ -31,7 +31,7 @@ from torch import Tensor
 from torch.quasirandom import SobolEngine
 
 from bench.space import Space
-from bench.strategies.fast_paths import FastPaths
+from bench.strategies.fast_paths import FastPaths, gaussian_update
 from bench.strategies.gp import DTYPE, GPStrategy, hallucinate
 from bench.strategies.path_optim import maximise_paths
 from bench.strategies.schema import TSOptions
@@ -92,11 +92,15 @@ class ThompsonSampling(GPStrategy):
     def _draw_paths(self, models: list[SingleTaskGP], n: int) -> Any:
         """``n`` independent pathwise posterior samples (1024 random Fourier features each),
         evaluated by :class:`~bench.strategies.fast_paths.FastPaths` where it applies."""
-        sampler = partial(draw_kernel_feature_paths, weight_generator=_normal_weights)
+        draw = partial(
+            draw_matheron_paths,
+            prior_sampler=partial(draw_kernel_feature_paths, weight_generator=_normal_weights),
+            update_strategy=gaussian_update,
+        )
         if len(models) == 1:
-            paths = draw_matheron_paths(models[0], sample_shape=torch.Size([n]), prior_sampler=sampler)
+            paths = draw(models[0], sample_shape=torch.Size([n]))
             return FastPaths.of(paths, models[0]) or paths
-        return _PathStack([draw_matheron_paths(m, sample_shape=torch.Size([1]), prior_sampler=sampler) for m in models])
+        return _PathStack([draw(m, sample_shape=torch.Size([1])) for m in models])
 
     def _exact(self, models: list[SingleTaskGP], X: Tensor, n: int) -> Tensor:
         cand = torch.cat([self._sobol(self.n_candidates), X], dim=0)
