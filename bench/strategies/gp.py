@@ -301,14 +301,16 @@ class GPModelCache:
     """Builds the GP for a history, refitting hyperparameters on a fixed schedule.
 
     Hyperparameters are fitted at history sizes ``2, 3, ..., refit_every - 1`` and at every
-    multiple of ``refit_every``, each fit on the first ``m`` rows of the history. At any other
+    multiple of ``refit_every`` (with ``refit_growth = g``, only at a multiple at least ``1 + g``
+    times the last fit's size), each fit on the first ``m`` rows of the history. At any other
     size the GP conditions on all rows with the hyperparameters of the last scheduled fit
     (its state_dict is loaded; nothing is fitted).
 
     With ``warm_start`` a fit starts from the hyperparameters of the last *anchor* fit before it;
     anchors are the scheduled fits at multiples of ``W = refit_every · ceil(10 / refit_every)``
     and chain among themselves (each anchor warm-starts from the previous one; fits before the
-    first anchor start from BoTorch's defaults). So what a fit sees, and where it starts, depends
+    first anchor start from BoTorch's defaults; with ``refit_growth`` the anchors are the scheduled
+    fits at multiples of ``W``). So what a fit sees, and where it starts, depends
     on the history alone, and a fresh cache (a resumed run) recomputes at most ``n / W`` anchors
     plus one fit, while a running one does one warm fit per refit. Without ``warm_start`` every
     fit starts from the defaults. Rows are assumed appended in the order results arrived: if an
@@ -333,6 +335,7 @@ class GPModelCache:
             lengthscales and never fit.
         noise_floor: the lowest noise variance a fit may infer, relative to Var(Y).
         fit_restarts: extra MAP fits from starts drawn from the priors (the best is kept).
+        refit_growth: the fraction by which the history grows between two fits above ``refit_every``.
         fit_lag: evaluations by which the fit a decision uses lags its history (0: fitted in
             this process, on demand).
         hyper_samples: posterior samples of the hyperparameters to draw with each background
@@ -351,6 +354,7 @@ class GPModelCache:
         fit_lag: int = 0,
         hyper_samples: int = 0,
         pool: FitPool | None = None,
+        refit_growth: float = 0.0,
     ):
         self.refit_every = int(refit_every)
         self.warm_start = bool(warm_start)
@@ -359,6 +363,7 @@ class GPModelCache:
         self.noise_floor = float(noise_floor)
         self.fit_restarts = int(fit_restarts)
         self.fit_lag = int(fit_lag)
+        self.refit_growth = float(refit_growth)
         self.n_hyper_samples = int(hyper_samples)
         self.anchor_spacing = self.refit_every * math.ceil(ANCHOR_SPACING / self.refit_every)
         self._fits: dict[int, _Fit] = {}
@@ -374,8 +379,14 @@ class GPModelCache:
 
     def fit_points(self, n: int) -> list[int]:
         """The scheduled fit sizes up to ``n`` (ascending)."""
-        k = self.refit_every
-        return [m for m in range(MIN_POINTS, n + 1) if m < k or m % k == 0]
+        k, g = self.refit_every, self.refit_growth
+        if not g:
+            return [m for m in range(MIN_POINTS, n + 1) if m < k or m % k == 0]
+        points: list[int] = []
+        for m in [*range(MIN_POINTS, min(k, n + 1)), *range(k, n + 1, k)]:
+            if m < k or not points or m >= points[-1] * (1.0 + g):
+                points.append(m)
+        return points
 
     def fit_size(self, n: int) -> int:
         """The history size whose last scheduled fit the GP at size ``n`` uses: ``max(n - fit_lag, 2)``."""
@@ -390,7 +401,10 @@ class GPModelCache:
         if not self.warm_start:
             return [last]
         w = self.anchor_spacing
-        anchors = list(range(w, last + 1, w))
+        if self.refit_growth:
+            anchors = [m for m in self.fit_points(last) if m % w == 0]
+        else:
+            anchors = list(range(w, last + 1, w))
         return anchors if anchors and anchors[-1] == last else [*anchors, last]
 
     def model(self, X: Tensor, Y: Tensor, theta: Tensor | None = None) -> SingleTaskGP:
@@ -642,6 +656,7 @@ class GPStrategy(Strategy):
             fit_restarts=options.fit_restarts,
             fit_lag=options.fit_lag,
             hyper_samples=int(getattr(options, "hyper_samples", 0)),
+            refit_growth=options.refit_growth,
         )
 
     def close(self) -> None:
