@@ -173,6 +173,28 @@ def test_a_cold_cache_fits_only_the_anchors_and_the_last_fit():
     assert GPModelCache(refit_every=4, warm_start=False).chain(23) == [20]
 
 
+def test_a_growing_refit_schedule_thins_with_the_history():
+    cache = GPModelCache(refit_every=10, refit_growth=0.1)
+    assert cache.fit_points(200) == [*range(2, 10), *range(10, 101, 10), 110, 130, 150, 170, 190]
+    assert cache.chain(175) == [*range(10, 101, 10), 110, 130, 150, 170]  # anchors: the scheduled fits
+    assert GPModelCache(refit_every=5, refit_growth=0.5).fit_points(40) == [2, 3, 4, 5, 10, 15, 25, 40]
+    assert GPModelCache(refit_every=5, refit_growth=0.5).chain(40) == [10, 40]  # anchors: multiples of W = 10
+    assert len(GPModelCache(refit_every=10, refit_growth=0.1).fit_points(1000)) == 38  # 108 without
+
+
+def test_a_growing_schedule_is_a_function_of_the_history_alone():
+    X, Y = _data(48)
+    incremental = GPModelCache(refit_every=4, refit_growth=0.25, seed=3)
+    for n in range(2, 49):
+        incremental.model(X[:n], Y[:n])
+    assert incremental.n_fits == len(incremental.fit_points(48))  # each scheduled fit once, no other
+    fresh = GPModelCache(refit_every=4, refit_growth=0.25, seed=3)  # e.g. after a resume
+    a, b = incremental.model(X, Y), fresh.model(X, Y)
+    torch.testing.assert_close(a.covar_module.lengthscale, b.covar_module.lengthscale)
+    torch.testing.assert_close(a.likelihood.noise, b.likelihood.noise)
+    assert fresh.n_fits == len(fresh.chain(48))
+
+
 def test_worksheet_prior_is_fixed_and_scaled_to_the_space():
     assert worksheet_lengthscales(SPACE) == pytest.approx([0.5, 4.0, 2.0 / 3.0])
     cache = GPModelCache(fixed_lengthscales=worksheet_lengthscales(SPACE))

@@ -384,7 +384,7 @@ class GPModelCache:
             return [m for m in range(MIN_POINTS, n + 1) if m < k or m % k == 0]
         points: list[int] = []
         for m in [*range(MIN_POINTS, min(k, n + 1)), *range(k, n + 1, k)]:
-            if m < k or not points or m >= points[-1] * (1.0 + g):
+            if m <= k or m >= points[-1] * (1.0 + g) - 1e-9:  # the tolerance: 100 * 1.1 is 110.00000000000001
                 points.append(m)
         return points
 
