@@ -11,13 +11,17 @@ next), torch pinned to one thread:
 - ``one``: ``max_batch=1``, one point per decision (the driver before batched asks);
 - ``batched``: ``max_batch`` unset, one decision for every free worker;
 - ``instant``: random search on an uncharged clock, a driver whose decisions take no time: the
-  ceiling any driver can reach with this budget (the fill at the start, the drain at the end).
+  ceiling any driver can reach with this budget (the fill at the start, the drain at the end);
+- ``--variant NAME=KEY=VALUE,KEY=VALUE``: batched asks with more overrides, e.g.
+  ``--variant lag=strategy.fit_lag=20,strategy.refit_growth=0.1`` (its name joins ``--arms``).
 
 Utilisation is reported two ways: over the whole run (the summary's: the evaluations' time over
 M times the run's length, the drain after the last proposal included, which no driver can avoid
 with a fixed budget), and while proposing (busy worker time up to the last proposal over M times
 that time). Decisions are counted from the journal (points with the same clock time and decision
-time), with the decision (wall) seconds and the run's CPU seconds per proposed point, the final
+time), with the decision (wall) seconds and the run's CPU seconds per proposed point (the
+driver's process; ``bg CPU``: its background fit worker's, counted once the run has ended and
+the worker has exited), the final
 simple regret and the run's wall time. Wall timings on a loaded machine follow the load: say what ran beside.
 
     python benchmarks/utilisation.py                        # M = 8, 32, 64, 128; 1,000 evaluations
@@ -28,6 +32,7 @@ simple regret and the run's wall time. Wall timings on a loaded machine follow t
 from __future__ import annotations
 
 import argparse
+import resource
 import shutil
 import statistics
 import sys
@@ -38,6 +43,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.strategies.background_fit import FIT_POOL
 from benchmarks._common import compose
 
 ARMS = ("one", "batched", "instant")
@@ -62,7 +68,21 @@ def overrides(
         "carbon=off",
         *(["max_batch=1"] if arm == "one" else []),
         *(extra if arm != "instant" else []),
+        *VARIANTS.get(arm, []),
     ]
+
+
+#: ``--variant`` arms: name -> their overrides (batched asks plus these).
+VARIANTS: dict[str, list[str]] = {}
+
+
+def parse_variant(text: str) -> tuple[str, list[str]]:
+    """``NAME=KEY=VALUE,KEY=VALUE`` -> (NAME, [KEY=VALUE, ...]); a one-line error when malformed."""
+    name, _, rest = text.partition("=")
+    pairs = [p for p in rest.split(",") if p]
+    if not name or name in ARMS or not pairs or any("=" not in p for p in pairs):
+        raise argparse.ArgumentTypeError(f"expected NAME=KEY=VALUE[,KEY=VALUE] with a new NAME, got {text!r}")
+    return name, pairs
 
 
 def measure(records: list[dict[str, Any]], workers: int) -> dict[str, float]:
@@ -88,9 +108,11 @@ def one_run(arm: str, workers: int, evals: int, args: argparse.Namespace, charge
             compose(*overrides(arm, workers, evals, args.seed, args.strategy, charge, args.extra, args.clock)),
             folder / "run",
         )
-        t0, cpu0 = time.perf_counter(), time.process_time()
+        t0, cpu0, bg0 = time.perf_counter(), time.process_time(), _children_cpu()
         summary = driver.run()
         wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+        FIT_POOL.shutdown()  # the worker exits, so that its CPU is counted
+        bg = _children_cpu() - bg0
         measured = measure(driver.journal.records, workers)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
@@ -99,10 +121,16 @@ def one_run(arm: str, workers: int, evals: int, args: argparse.Namespace, charge
         **measured,
         "decision_per_point": summary["decision_s_total"] / summary["n_evals"],
         "cpu_per_point": cpu / summary["n_evals"],  # the whole run's CPU: decisions, evaluations, I/O
+        "bg_cpu_per_point": bg / summary["n_evals"],  # the background fit worker's
         "regret": summary["final_regret"],
         "sim_time": summary["elapsed_s"],
         "wall_s": wall,
     }
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def cmd_table(args: argparse.Namespace) -> None:
@@ -115,7 +143,9 @@ def cmd_table(args: argparse.Namespace) -> None:
             print(
                 f"M {m:>3} {arm:<8} util {r['util_run']:.3f} (proposing {r['util_proposing']:.3f}), "
                 f"{r['decisions']} decisions ({r['points_per_decision']:.1f} points each), "
-                f"{r['decision_per_point']:.4f} s/point ({r['cpu_per_point']:.4f} CPU), regret {r['regret']:.4g}, "
+                f"{r['decision_per_point']:.4f} s/point "
+                f"({r['cpu_per_point']:.4f} CPU, {r['bg_cpu_per_point']:.4f} bg), "
+                f"regret {r['regret']:.4g}, "
                 f"sim time {r['sim_time']:.1f}, wall {r['wall_s']:.0f} s",
                 flush=True,
             )
@@ -125,13 +155,14 @@ def cmd_table(args: argparse.Namespace) -> None:
         "'instant': random search, uncharged: the ceiling)"
     )
     head = f"{'M':>4} {'arm':<8} {'util (run)':>10} {'util (proposing)':>16} {'decisions':>9} {'pts/dec':>7}"
-    print(f"{head} {'s/point':>8} {'CPU s/pt':>8} {'regret':>8} {'wall s':>7}")
+    print(f"{head} {'s/point':>8} {'CPU s/pt':>8} {'bg CPU':>8} {'regret':>8} {'wall s':>7}")
     for m in args.workers:
         for arm in args.arms:
             r = results[(m, arm)]
             print(
                 f"{m:>4} {arm:<8} {r['util_run']:>10.3f} {r['util_proposing']:>16.3f} {r['decisions']:>9} "
                 f"{r['points_per_decision']:>7.1f} {r['decision_per_point']:>8.4f} {r['cpu_per_point']:>8.4f} "
+                f"{r['bg_cpu_per_point']:>8.4f} "
                 f"{r['regret']:>8.4g} "
                 f"{r['wall_s']:>7.0f}"
             )
@@ -166,7 +197,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("command", nargs="?", choices=["table", "timing"], default="table")
     parser.add_argument("--workers", type=int, nargs="+", default=None, help="M (table: 8 32 64 128; timing: 32)")
     parser.add_argument("--evals", type=int, default=None, help="evaluations per run (table: 1000; timing: 500)")
-    parser.add_argument("--arms", nargs="+", choices=ARMS, default=list(ARMS))
+    parser.add_argument("--arms", nargs="+", default=None, help=f"of {', '.join(ARMS)} and the variants' names")
+    parser.add_argument("--variant", type=parse_variant, action="append", default=[], metavar="NAME=KEY=VALUE,...")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--strategy", default="async_ts")
     parser.add_argument("--extra", nargs="*", default=[], help="more overrides for the strategy's arms")
@@ -176,6 +208,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--charged", action="store_true", help="timing: charge decision time to the clock")
     parser.add_argument("--repeats", type=int, default=1, help="timing: runs of each arm")
     args = parser.parse_args(argv)
+    VARIANTS.update(dict(args.variant))
+    args.arms = args.arms or [*ARMS, *VARIANTS]
+    unknown = [a for a in args.arms if a not in ARMS and a not in VARIANTS]
+    if unknown:
+        parser.error(f"--arms: unknown arm(s) {', '.join(unknown)} (known: {', '.join([*ARMS, *VARIANTS])})")
 
     import torch
 
