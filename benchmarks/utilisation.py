@@ -170,26 +170,32 @@ def cmd_table(args: argparse.Namespace) -> None:
 
 def cmd_timing(args: argparse.Namespace) -> None:
     """The 500-evaluation, 32-worker async_ts run as docs/architecture.md times it (uncharged clock),
-    one decision per point against batched asks, interleaved (``--charged``: decision time charged)."""
-    walls: dict[str, list[float]] = {"one": [], "batched": []}
-    cpus: dict[str, list[float]] = {"one": [], "batched": []}
+    its arms (default: one decision per point against batched asks) interleaved (``--charged``:
+    decision time charged)."""
+    arms = [a for a in args.arms if a != "instant"]
+    walls: dict[str, list[float]] = {a: [] for a in arms}
+    cpus: dict[str, list[float]] = {a: [] for a in arms}
     for rep in range(args.repeats):
-        for arm in ("one", "batched") if rep % 2 == 0 else ("batched", "one"):
+        for arm in arms if rep % 2 == 0 else list(reversed(arms)):
             r = one_run(arm, args.workers, args.evals, args, charge=args.charged)
             walls[arm].append(r["wall_s"])
-            cpus[arm].append(r["cpu_per_point"] * args.evals)
+            cpus[arm].append((r["cpu_per_point"] + r["bg_cpu_per_point"]) * args.evals)
             print(
-                f"{arm:<8} wall {r['wall_s']:.1f} s (CPU {cpus[arm][-1]:.1f} s), {r['decisions']} decisions, "
+                f"{arm:<8} wall {r['wall_s']:.1f} s (CPU {r['cpu_per_point'] * args.evals:.1f} s, "
+                f"background {r['bg_cpu_per_point'] * args.evals:.1f} s), {r['decisions']} decisions, "
                 f"util {r['util_run']:.3f}, regret {r['regret']:.4g}",
                 flush=True,
             )
     print(
         f"\n{args.strategy}, Hartmann6, {args.evals} evaluations, {args.workers} workers, async, decision time "
-        f"{'charged' if args.charged else 'not charged'}; medians of {args.repeats}"
+        f"{'charged' if args.charged else 'not charged'}; medians of {args.repeats}; CPU: driver + background worker"
     )
+    base = arms[0]
     for name, times in (("wall s", walls), ("CPU s", cpus)):
-        one, batched = statistics.median(times["one"]), statistics.median(times["batched"])
-        print(f"{name:<7} one {one:7.1f}   batched {batched:7.1f}   ratio {batched / one:.2f}")
+        ref = statistics.median(times[base])
+        cells = "   ".join(f"{a} {statistics.median(times[a]):7.1f}" for a in arms)
+        ratios = "  ".join(f"{a}/{base} {statistics.median(times[a]) / ref:.2f}" for a in arms[1:])
+        print(f"{name:<7} {cells}   {ratios}")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -209,7 +215,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=1, help="timing: runs of each arm")
     args = parser.parse_args(argv)
     VARIANTS.update(dict(args.variant))
-    args.arms = args.arms or [*ARMS, *VARIANTS]
+    args.arms = args.arms or ([*ARMS[:2], *VARIANTS] if args.command == "timing" else [*ARMS, *VARIANTS])
     unknown = [a for a in args.arms if a not in ARMS and a not in VARIANTS]
     if unknown:
         parser.error(f"--arms: unknown arm(s) {', '.join(unknown)} (known: {', '.join([*ARMS, *VARIANTS])})")
