@@ -66,12 +66,11 @@ def draw(model: Any, k: int, seed: int, fast: bool) -> Any:
     import torch
     from botorch.sampling.pathwise import draw_kernel_feature_paths, draw_matheron_paths
 
-    from bench.strategies.fast_paths import FastPaths, gaussian_update
-    from bench.strategies.ts import _normal_weights
+    from bench.strategies.fast_paths import FastPaths, gaussian_update, normal_weights
 
     torch.manual_seed(seed)
     extra = {"update_strategy": gaussian_update} if fast else {}
-    sampler = partial(draw_kernel_feature_paths, weight_generator=_normal_weights)
+    sampler = partial(draw_kernel_feature_paths, weight_generator=normal_weights)
     paths = draw_matheron_paths(model, sample_shape=torch.Size([k]), prior_sampler=sampler, **extra)
     return (FastPaths.of(paths, model) or paths) if fast else paths
 

@@ -14,10 +14,9 @@ from botorch.sampling.pathwise import draw_kernel_feature_paths, draw_matheron_p
 from gpytorch.kernels import MaternKernel
 from torch import Tensor
 
-from bench.strategies.fast_paths import FastPaths, gaussian_update
+from bench.strategies.fast_paths import FastPaths, gaussian_update, normal_weights
 from bench.strategies.gp import build_gp, fit_hyperparameters
 from bench.strategies.path_optim import maximise_paths
-from bench.strategies.ts import _normal_weights
 
 torch.set_num_threads(1)
 DTYPE = torch.float64
@@ -31,7 +30,7 @@ def _data(n: int = 40, d: int = 4) -> tuple[Tensor, Tensor]:
 
 def _paths(model: SingleTaskGP, k: int, seed: int = 0, update: Any = None) -> Any:
     torch.manual_seed(seed)
-    sampler = partial(draw_kernel_feature_paths, weight_generator=_normal_weights)
+    sampler = partial(draw_kernel_feature_paths, weight_generator=normal_weights)
     extra = {} if update is None else {"update_strategy": update}
     return draw_matheron_paths(model, sample_shape=torch.Size([k]), prior_sampler=sampler, **extra)
 

@@ -20,11 +20,13 @@ caller keeps BoTorch's paths. So the proposals are BoTorch's up to floating-poin
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import torch
 from botorch.models import SingleTaskGP
 from botorch.models.transforms.outcome import Standardize
+from botorch.sampling.pathwise import draw_kernel_feature_paths, draw_matheron_paths
 from botorch.sampling.pathwise.features.maps import KernelEvaluationMap, KernelFeatureMap
 from botorch.sampling.pathwise.paths import GeneralizedLinearPath
 from botorch.sampling.pathwise.posterior_samplers import MatheronPath
@@ -42,6 +44,22 @@ from gpytorch.means import ConstantMean
 from gpytorch.models import ExactGP
 from linear_operator.operators import SumLinearOperator
 from torch import Tensor
+
+
+def normal_weights(shape: torch.Size) -> Tensor:
+    """I.i.d. normal feature weights (BoTorch's default scrambles a 1024-d Sobol engine per
+    draw, which was most of a decision's time and buys nothing for a handful of paths)."""
+    return torch.randn(shape, dtype=torch.float64)
+
+
+def draw_paths(model: SingleTaskGP, n: int) -> Any:
+    """``n`` independent pathwise posterior samples of ``model`` (1024 random Fourier features each,
+    :func:`normal_weights`, the update of :func:`gaussian_update`), as :class:`FastPaths` where
+    that applies, else BoTorch's paths. Called as ``X (N, d) -> (n, N)`` or ``X (n, b, d) -> (n, b)``."""
+    sampler = partial(draw_kernel_feature_paths, weight_generator=normal_weights)
+    shape = torch.Size([n])
+    paths = draw_matheron_paths(model, sample_shape=shape, prior_sampler=sampler, update_strategy=gaussian_update)
+    return FastPaths.of(paths, model) or paths
 
 
 def gaussian_update(model: Any, sample_values: Tensor, target_values: Tensor | None = None, **kwargs: Any) -> Any:

@@ -19,28 +19,20 @@ a decision costs one posterior draw and one optimisation.
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Any
 
 import torch
 from botorch.models import SingleTaskGP
 from botorch.posteriors import GPyTorchPosterior
-from botorch.sampling.pathwise import draw_kernel_feature_paths, draw_matheron_paths
 from linear_operator.utils.cholesky import psd_safe_cholesky
 from torch import Tensor
 from torch.quasirandom import SobolEngine
 
 from bench.space import Space
-from bench.strategies.fast_paths import FastPaths, gaussian_update
+from bench.strategies.fast_paths import draw_paths
 from bench.strategies.gp import DTYPE, GPStrategy, hallucinate
 from bench.strategies.path_optim import maximise_paths
 from bench.strategies.schema import TSOptions
-
-
-def _normal_weights(shape: torch.Size) -> Tensor:
-    """I.i.d. normal feature weights (BoTorch's default scrambles a 1024-d Sobol engine per
-    draw, which is most of a decision's time here and buys nothing for a handful of paths)."""
-    return torch.randn(shape, dtype=DTYPE)
 
 
 class ThompsonSampling(GPStrategy):
@@ -90,17 +82,11 @@ class ThompsonSampling(GPStrategy):
         return SobolEngine(self.dim, scramble=True, seed=seed).draw(n, dtype=DTYPE)
 
     def _draw_paths(self, models: list[SingleTaskGP], n: int) -> Any:
-        """``n`` independent pathwise posterior samples (1024 random Fourier features each),
-        evaluated by :class:`~bench.strategies.fast_paths.FastPaths` where it applies."""
-        draw = partial(
-            draw_matheron_paths,
-            prior_sampler=partial(draw_kernel_feature_paths, weight_generator=_normal_weights),
-            update_strategy=gaussian_update,
-        )
+        """``n`` independent pathwise posterior samples (``fast_paths.draw_paths``): ``n`` from the
+        one model, or one from each of ``n`` models."""
         if len(models) == 1:
-            paths = draw(models[0], sample_shape=torch.Size([n]))
-            return FastPaths.of(paths, models[0]) or paths
-        return _PathStack([draw(m, sample_shape=torch.Size([1])) for m in models])
+            return draw_paths(models[0], n)
+        return _PathStack([draw_paths(m, 1) for m in models])
 
     def _exact(self, models: list[SingleTaskGP], X: Tensor, n: int) -> Tensor:
         cand = torch.cat([self._sobol(self.n_candidates), X], dim=0)

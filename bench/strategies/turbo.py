@@ -23,21 +23,19 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 import numpy as np
 import torch
 from botorch.models import SingleTaskGP
-from botorch.sampling.pathwise import draw_kernel_feature_paths, draw_matheron_paths
 from torch import Tensor
 from torch.quasirandom import SobolEngine
 
 from bench.seeding import derive_seed
 from bench.space import Space
 from bench.strategies.base import History, sobol_points
+from bench.strategies.fast_paths import draw_paths
 from bench.strategies.gp import DTYPE, MIN_POINTS, GPStrategy, as_pending, torch_seeded, training_data
-from bench.strategies.ts import _normal_weights
 from bench.strategies.turbo_schema import TurboOptions
 
 #: TuRBO's improvement threshold: a result improves on the region's best by more than this share.
@@ -199,8 +197,7 @@ class TrustRegionTS(GPStrategy):
         seed = int(torch.randint(0, 2**31 - 1, (1,)).item())  # torch is seeded per decision
         unit = SobolEngine(self.dim, scramble=True, seed=seed).draw(self.turbo.n_candidates, dtype=DTYPE)
         candidates = lower + (upper - lower) * unit
-        sampler = partial(draw_kernel_feature_paths, weight_generator=_normal_weights)
-        paths = draw_matheron_paths(model, sample_shape=torch.Size([n]), prior_sampler=sampler)
+        paths = draw_paths(model, n)
         with torch.no_grad():
             values = paths(candidates)  # (n, N)
         return candidates[values.argmax(dim=1)]
