@@ -105,7 +105,8 @@ def test_gp_options_keep_their_one_line_errors():
     with pytest.raises(UserError, match=r"^strategy\.acq_optimizer: expected one of auto, multistart"):
         ExpectedImprovement(space, acq_optimizer="grid")
     ts = ThompsonSampling(space)  # its own defaults, written once in TSOptions
-    assert (ts.num_restarts, ts.raw_samples, ts.refit_every) == (8, 1024, 10)
+    assert (ts.num_restarts, ts.raw_samples, ts.refit_every, ts.cache.refit_growth) == (8, 1024, 10, 0.1)
+    assert ExpectedImprovement(space).cache.refit_growth == 0.0  # measured for TS only
 
 
 def test_acquisition_strategies_defaults_are_the_cheap_ones():
