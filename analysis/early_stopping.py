@@ -284,6 +284,7 @@ COLUMNS = (
     ("co2_vs_full_reach", "CO2 / full's to it", "{:.3f}"),
     ("co2_vs_full_end", "CO2 / full's in all", "{:.3f}"),
 )
+REACH_KEYS = ("sched_t_reach", "sched_compute")  # the scheduled run's time and compute to the target
 RATIOS = ("compute_vs_full_reach", "compute_vs_full_end", "time_vs_full_reach", "co2_vs_full_reach", "co2_vs_full_end")
 
 
@@ -308,7 +309,11 @@ def table(rows: Sequence[dict[str, Any]]) -> str:
                     f"not reached ({r['sched_compute']:.2f} in all)"
                 )
             lines.append("| " + " | ".join(cells) + " |")
-        med: dict[str, Any] = {k: median([r[k] for r in mine]) for k, _, _ in COLUMNS[2:]}
+        # a run that did not reach the target counts as infinitely late and costly (not its spend in all)
+        med: dict[str, Any] = {
+            k: median([r[k] if r["reached"] or k not in REACH_KEYS else math.inf for r in mine])
+            for k, _, _ in COLUMNS[2:]
+        }
         med.update(pair=f"**median of {len(mine)}**", scheduler=scheduler)
         reached = sum(r["reached"] for r in mine)
         lines.append("| " + " | ".join(_cell(med[k], fmt) for k, _, fmt in COLUMNS) + " |")
@@ -319,7 +324,7 @@ def table(rows: Sequence[dict[str, Any]]) -> str:
 def regret_by_compute(run: RunFolder, grid: Sequence[float]) -> list[float]:
     """The run's simple regret (best full-fidelity value - optimum) once it had spent each compute of ``grid``.
 
-    Infinite before its first full-fidelity value.
+    Infinite before its first full-fidelity value; the best value itself where the optimum is not known.
     """
     optimum = run.optimum if run.optimum is not None else 0.0
     points = [(spent_by(run.records, t).compute, best - optimum) for t, best in best_curve(run)]
@@ -334,6 +339,7 @@ def figure(pairs: Sequence[Pair], path: Path) -> None:
     """Median simple regret (and the quartiles) against compute, full fidelity and scheduled, over the pairs.
 
     A run with no full-fidelity value yet counts as infinitely far: a curve starts where half the runs have one.
+    Where an objective's optimum is not known (the CNN), the curves are of the best value itself, on a linear axis.
     """
     import matplotlib
 
@@ -345,6 +351,7 @@ def figure(pairs: Sequence[Pair], path: Path) -> None:
     grid = list(np.linspace(0.0, top, 200))
     fig, ax = plt.subplots(figsize=(6, 4))
     fulls = list({id(p.full): p.full for p in pairs}.values())
+    known_optimum = all(r.optimum is not None for p in pairs for r in (p.full, p.scheduled))
     arms = [("full fidelity", fulls)]
     arms += [
         (label, [p.scheduled for p in pairs if p.scheduler == label])
@@ -358,9 +365,10 @@ def figure(pairs: Sequence[Pair], path: Path) -> None:
         finite = np.isfinite(high) & np.isfinite(low)
         ax.plot(grid, np.where(np.isfinite(med), med, np.nan), label=f"{label} (median of {len(runs)})")
         ax.fill_between(grid, np.where(finite, low, np.nan), np.where(finite, high, np.nan), alpha=0.2)
-    ax.set_yscale("log")
+    if known_optimum:
+        ax.set_yscale("log")
     ax.set_xlabel("compute spent (worker-seconds)")
-    ax.set_ylabel("simple regret (full-fidelity evaluations)")
+    ax.set_ylabel("simple regret (full-fidelity evaluations)" if known_optimum else "best full-fidelity value")
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=120)
