@@ -8,10 +8,11 @@ standardised outcomes, no input transform) is, at a point ``x`` of the unit cube
 with ``phi`` the kernel's random Fourier features (``s * [sin(u), cos(u)]``, ``u = (x / l) W^T``),
 ``w_i`` path ``i``'s prior weights, ``Z`` the training inputs and ``v_i`` its update weights
 (Wilson et al. 2020). ``botorch.sampling.pathwise`` evaluates it through gpytorch's lazy kernel
-tensors and linear_operator, which costs about 1.5 ms of overhead per call whatever the number
-of points: most of a Thompson-sampling decision, whose L-BFGS-B calls the paths about a hundred
-times (docs/performance.md). :class:`FastPaths` reads those tensors out of BoTorch's paths and
-evaluates the same formula with a handful of torch operations.
+tensors, linear_operator and autograd, and a Thompson-sampling decision's L-BFGS-B calls the
+paths dozens of times on a handful of points, where that machinery costs more than the
+arithmetic. :class:`FastPaths` reads those tensors out of BoTorch's paths and evaluates the same
+formula with a handful of torch operations, its gradient written out
+(``benchmarks/ts_paths.py`` times it; docs/parallel-bo.md, "Cheaper Thompson decisions").
 
 :meth:`FastPaths.of` checks the paths' structure and compares both evaluations on probe points;
 for anything else (another kernel, an input transform, a mismatch) it returns ``None`` and the
@@ -148,14 +149,9 @@ class FastPaths:
             return None
         return fast
 
-    def at(self, X: Tensor, path: Tensor) -> Tensor:
-        """``(B,)``: path ``path[j]`` at ``X[j]`` (``X (B, d)``, ``path (B,)`` of indices)."""
-        features, kernel = self._maps(X)
-        f = (features * self.prior_weights[path]).sum(dim=-1) + (kernel * self.update_weights[path]).sum(dim=-1)
-        return self.y_mean + self.y_std * (f + self.constant)
-
     def value_and_grad_at(self, X: Tensor, path: Tensor) -> tuple[Tensor, Tensor]:
-        """:meth:`at` and its gradient in ``X``, ``(B,)`` and ``(B, d)``, by hand (no autograd graph:
+        """Path ``path[j]`` at ``X[j]`` (``X (B, d)``, ``path (B,)`` of indices) and its gradient in
+        ``X``, ``(B,)`` and ``(B, d)``, by hand (no autograd graph:
         a maximiser calls this a few dozen times per decision on a handful of rows, where
         autograd's bookkeeping costs more than the arithmetic)."""
         with torch.no_grad():
@@ -166,8 +162,7 @@ class FastPaths:
             prior = self.feature_scale * (sin * w_sin + cos * w_cos).sum(dim=-1)
             d_prior = self.feature_scale * ((cos * w_sin - sin * w_cos) @ self.frequencies)  # (B, d)
             zc = z - self.centre
-            sq = (zc.pow(2).sum(dim=-1, keepdim=True) + self.Z_sq - 2.0 * zc @ self.Z.transpose(0, 1)).clamp_min(0.0)
-            kv = torch.exp(-0.5 * sq) * self.update_weights[path]  # (B, n)
+            kv = self._kernel(zc) * self.update_weights[path]  # (B, n)
             d_update = kv @ self.Z - kv.sum(dim=-1, keepdim=True) * zc
             value = self.y_mean + self.y_std * (prior + kv.sum(dim=-1) + self.constant)
             return value, self.y_std * (d_prior + d_update) * self.inv_ls
@@ -187,9 +182,12 @@ class FastPaths:
         z = X * self.inv_ls
         u = z @ self.frequencies.transpose(0, 1)
         features = self.feature_scale * torch.cat([u.sin(), u.cos()], dim=-1)
-        zc = z - self.centre
+        return features, self._kernel(z - self.centre)
+
+    def _kernel(self, zc: Tensor) -> Tensor:
+        """The RBF kernel ``(..., n)`` from centred, scaled points ``zc (..., d)`` to the data."""
         sq = (zc.pow(2).sum(dim=-1, keepdim=True) + self.Z_sq - 2.0 * zc @ self.Z.transpose(0, 1)).clamp_min(0.0)
-        return features, torch.exp(-0.5 * sq)
+        return torch.exp(-0.5 * sq)
 
 
 def _parts(paths: Any, model: SingleTaskGP) -> dict[str, Tensor] | None:
