@@ -11,8 +11,13 @@ turn, R rounds, one thread each (``OMP_NUM_THREADS=1``). Printed per variant, me
 rounds: the process's wall time, the run's time (``elapsed_s``, from the driver's start), the
 evaluations' and the decisions' shares of it, and the wall time against the grid's.
 
+``--variant NAME=KEY=VALUE,...`` adds a variant: the default run with those overrides. With
+``--timing`` it is timed beside the others; without, each seed runs the default and every
+variant, and the evaluations needed are printed per variant.
+
     python benchmarks/ei_vs_grid.py --seeds 10
     python benchmarks/ei_vs_grid.py --timing 3
+    python benchmarks/ei_vs_grid.py --timing 3 --variant lag=strategy.fit_lag=5
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import pandas as pd
 
-from benchmarks._common import CONF, run
+from benchmarks._common import CONF, run, variant_parser
 
 #: ``bobench`` overrides of the timed variants.
 TIMED = {
@@ -86,9 +91,14 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--evaluations", type=int, default=40, help="EI's budget per seed")
     parser.add_argument("--tolerance", type=float, default=0.005)
+    parser.add_argument("--first-seed", type=int, default=0)
     parser.add_argument("--timing", type=int, metavar="R", help="time bobench runs instead, R rounds")
+    parser.add_argument(
+        "--variant", type=variant_parser(set(TIMED)), action="append", default=[], metavar="NAME=KEY=VALUE,..."
+    )
     args = parser.parse_args()
     if args.timing:
+        TIMED.update(dict(args.variant))
         timing(args.timing)
         return
 
@@ -103,26 +113,29 @@ def main() -> None:
         f"after {first_best + 1} of {len(grid)} evaluations ({time.time() - t0:.0f} s)"
     )
     target = best_grid - args.tolerance
-    needed: list[int | None] = []
-    for seed in range(args.seeds):
-        t1 = time.time()
-        _, ei_dir = run(f"seed={seed}", f"budget.evaluations={args.evaluations}")
-        ei = pd.read_csv(ei_dir / "results.csv")
-        hits = ei.index[ei["metric.test_accuracy"] >= target]
-        n = int(hits[0]) + 1 if len(hits) else None
-        needed.append(n)
+    variants = {"default": [], **dict(args.variant)}
+    needed: dict[str, list[int | None]] = {name: [] for name in variants}
+    for seed in range(args.first_seed, args.first_seed + args.seeds):
+        for name, overrides in variants.items():
+            t1 = time.time()
+            _, ei_dir = run(f"seed={seed}", f"budget.evaluations={args.evaluations}", *overrides)
+            ei = pd.read_csv(ei_dir / "results.csv")
+            hits = ei.index[ei["metric.test_accuracy"] >= target]
+            n = int(hits[0]) + 1 if len(hits) else None
+            needed[name].append(n)
+            print(
+                f"{'ei' if name == 'default' else name} seed {seed}: best {ei['metric.test_accuracy'].max():.4f}, "
+                f"within {args.tolerance} of the grid after {n if n else f'>{args.evaluations}'} evaluations "
+                f"({time.time() - t1:.0f} s)"
+            )
+    for name, counts in needed.items():
+        reached = [n for n in counts if n is not None]
         print(
-            f"ei seed {seed}: best {ei['metric.test_accuracy'].max():.4f}, "
-            f"within {args.tolerance} of the grid after {n if n else f'>{args.evaluations}'} evaluations "
-            f"({time.time() - t1:.0f} s)"
+            f"{'EI' if name == 'default' else name} reached {target:.4f} in {len(reached)}/{args.seeds} seeds; "
+            f"evaluations needed: median {statistics.median(reached) if reached else 'n/a'}, "
+            f"mean {statistics.mean(reached) if reached else float('nan'):.1f}, "
+            f"max {max(reached) if reached else 'n/a'} (grid: {len(grid)}; the worksheet reports about 15)"
         )
-    reached = [n for n in needed if n is not None]
-    print(
-        f"EI reached {target:.4f} in {len(reached)}/{args.seeds} seeds; evaluations needed: "
-        f"median {statistics.median(reached) if reached else 'n/a'}, "
-        f"mean {statistics.mean(reached) if reached else float('nan'):.1f}, "
-        f"max {max(reached) if reached else 'n/a'} (grid: {len(grid)}; the worksheet reports about 15)"
-    )
 
 
 if __name__ == "__main__":

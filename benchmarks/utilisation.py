@@ -44,7 +44,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.strategies.background_fit import FIT_POOL
-from benchmarks._common import compose
+from benchmarks._common import compose, variant_parser
 
 ARMS = ("one", "batched", "instant")
 
@@ -74,15 +74,6 @@ def overrides(
 
 #: ``--variant`` arms: name -> their overrides (batched asks plus these).
 VARIANTS: dict[str, list[str]] = {}
-
-
-def parse_variant(text: str) -> tuple[str, list[str]]:
-    """``NAME=KEY=VALUE,KEY=VALUE`` -> (NAME, [KEY=VALUE, ...]); a one-line error when malformed."""
-    name, _, rest = text.partition("=")
-    pairs = [p for p in rest.split(",") if p]
-    if not name or name in ARMS or not pairs or any("=" not in p for p in pairs):
-        raise argparse.ArgumentTypeError(f"expected NAME=KEY=VALUE[,KEY=VALUE] with a new NAME, got {text!r}")
-    return name, pairs
 
 
 def measure(records: list[dict[str, Any]], workers: int) -> dict[str, float]:
@@ -204,7 +195,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workers", type=int, nargs="+", default=None, help="M (table: 8 32 64 128; timing: 32)")
     parser.add_argument("--evals", type=int, default=None, help="evaluations per run (table: 1000; timing: 500)")
     parser.add_argument("--arms", nargs="+", default=None, help=f"of {', '.join(ARMS)} and the variants' names")
-    parser.add_argument("--variant", type=parse_variant, action="append", default=[], metavar="NAME=KEY=VALUE,...")
+    parser.add_argument(
+        "--variant", type=variant_parser(set(ARMS)), action="append", default=[], metavar="NAME=KEY=VALUE,..."
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--strategy", default="async_ts")
     parser.add_argument("--extra", nargs="*", default=[], help="more overrides for the strategy's arms")

@@ -103,6 +103,10 @@ class Strategy(abc.ABC):
         self.seed = int(seed)
         self.n_initial = int(n_initial)
         self.initial_time = check_nonnegative("initial_time", initial_time)
+        if self.n_initial or self.initial_time:
+            # The initial design's library (scipy.stats, about 0.5 s to import) loads with the
+            # strategy, at start-up, so the first decision's time is the decision's, not an import's.
+            import scipy.stats.qmc  # noqa: F401
 
     def propose(self, history: History, pending: np.ndarray, n: int) -> np.ndarray:
         """What the driver calls: the initial design first, then :meth:`ask`.
