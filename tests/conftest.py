@@ -65,6 +65,26 @@ def compose() -> Callable[..., Any]:
     GlobalHydra.instance().clear()
 
 
+@pytest.fixture(scope="module")
+def smooth_gp_data() -> tuple[Any, Any]:
+    """``(X (40, 4), Y (40, 1))`` in float64: a smooth function off the standard scale and offset."""
+    import torch
+
+    g = torch.Generator().manual_seed(3)
+    X = torch.rand(40, 4, generator=g, dtype=torch.float64)
+    return X, (torch.sin(5 * X).sum(dim=-1, keepdim=True) + 3.0) * 2.0
+
+
+@pytest.fixture(scope="module")
+def fitted_default_gp(smooth_gp_data: tuple[Any, Any]) -> Any:
+    """bobench's default GP (``build_gp``) fitted to :func:`smooth_gp_data`, in eval mode."""
+    from bench.strategies.gp import build_gp, fit_hyperparameters
+
+    gp = build_gp(*smooth_gp_data)
+    fit_hyperparameters(gp, seed=0)
+    return gp.eval()
+
+
 def run_cli(
     *args: str, cwd: Path, timeout: float = 300, env: dict[str, str] | None = None, check: bool = False
 ) -> subprocess.CompletedProcess[str]:

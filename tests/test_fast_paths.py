@@ -6,7 +6,6 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
-import pytest
 import torch
 from botorch.models import SingleTaskGP
 from botorch.models.transforms.outcome import Standardize
@@ -15,17 +14,11 @@ from gpytorch.kernels import MaternKernel
 from torch import Tensor
 
 from bench.strategies.fast_paths import FastPaths, gaussian_update, normal_weights
-from bench.strategies.gp import build_gp, fit_hyperparameters
+from bench.strategies.gp import build_gp
 from bench.strategies.path_optim import maximise_paths
 
 torch.set_num_threads(1)
 DTYPE = torch.float64
-
-
-def _data(n: int = 40, d: int = 4) -> tuple[Tensor, Tensor]:
-    g = torch.Generator().manual_seed(3)
-    X = torch.rand(n, d, generator=g, dtype=DTYPE)
-    return X, (torch.sin(5 * X).sum(dim=-1, keepdim=True) + 3.0) * 2.0  # non-standard scale and offset
 
 
 def _paths(model: SingleTaskGP, k: int, seed: int = 0, update: Any = None) -> Any:
@@ -35,17 +28,9 @@ def _paths(model: SingleTaskGP, k: int, seed: int = 0, update: Any = None) -> An
     return draw_matheron_paths(model, sample_shape=torch.Size([k]), prior_sampler=sampler, **extra)
 
 
-@pytest.fixture(scope="module")
-def fitted() -> SingleTaskGP:
-    X, Y = _data()
-    gp = build_gp(X, Y)
-    fit_hyperparameters(gp, seed=0)
-    return gp.eval()
-
-
-def test_fast_paths_agree_with_botorch_in_value_and_gradient(fitted: SingleTaskGP) -> None:
-    paths = _paths(fitted, k=3)
-    fast = FastPaths.of(paths, fitted)
+def test_fast_paths_agree_with_botorch_in_value_and_gradient(fitted_default_gp: SingleTaskGP) -> None:
+    paths = _paths(fitted_default_gp, k=3)
+    fast = FastPaths.of(paths, fitted_default_gp)
     assert fast is not None
     g = torch.Generator().manual_seed(9)
     shared = torch.rand(50, 4, generator=g, dtype=DTYPE)
@@ -66,8 +51,8 @@ def test_fast_paths_agree_with_botorch_in_value_and_gradient(fitted: SingleTaskG
     assert torch.allclose(g_hand, g_every[which, torch.arange(6)], rtol=0, atol=1e-8)
 
 
-def test_other_models_keep_botorchs_paths() -> None:
-    X, Y = _data()
+def test_other_models_keep_botorchs_paths(smooth_gp_data: tuple[Tensor, Tensor]) -> None:
+    X, Y = smooth_gp_data
     matern = SingleTaskGP(X, Y, covar_module=MaternKernel(nu=2.5, ard_num_dims=4), outcome_transform=Standardize(m=1))
     matern.eval()
     assert FastPaths.of(_paths(matern, k=2), matern) is None
@@ -75,11 +60,11 @@ def test_other_models_keep_botorchs_paths() -> None:
     assert FastPaths.of(_paths(other, k=2), build_gp(X, Y).eval()) is None  # paths of another model
 
 
-def test_the_update_in_one_solve_is_botorchs(fitted: SingleTaskGP) -> None:
+def test_the_update_in_one_solve_is_botorchs(fitted_default_gp: SingleTaskGP) -> None:
     g = torch.Generator().manual_seed(5)
     X = torch.rand(30, 4, generator=g, dtype=DTYPE)
-    ours = _paths(fitted, k=5, seed=7, update=gaussian_update)
-    theirs = _paths(fitted, k=5, seed=7)  # the same random draws, in the same order
+    ours = _paths(fitted_default_gp, k=5, seed=7, update=gaussian_update)
+    theirs = _paths(fitted_default_gp, k=5, seed=7)  # the same random draws, in the same order
     with torch.no_grad():
         assert torch.allclose(ours(X), theirs(X), rtol=0, atol=1e-9)
 
@@ -104,9 +89,9 @@ def test_each_path_is_maximised_on_its_own() -> None:
     assert torch.allclose(best, centres.clamp(0.0, 1.0), atol=1e-5)
 
 
-def test_the_fast_and_the_botorch_evaluation_find_the_same_points(fitted: SingleTaskGP) -> None:
-    paths = _paths(fitted, k=4, seed=2)
-    fast = FastPaths.of(paths, fitted)
+def test_the_fast_and_the_botorch_evaluation_find_the_same_points(fitted_default_gp: SingleTaskGP) -> None:
+    paths = _paths(fitted_default_gp, k=4, seed=2)
+    fast = FastPaths.of(paths, fitted_default_gp)
     g = torch.Generator().manual_seed(4)
     starts = torch.rand(3, 4, 4, generator=g, dtype=DTYPE)
     from_fast = maximise_paths(fast, starts, maxiter=100)

@@ -18,6 +18,7 @@ from botorch.sampling import SobolQMCNormalSampler
 from torch import Tensor
 
 from bench.space import Space
+from bench.strategies.fast_posterior import FastPosterior
 from bench.strategies.gp import GPStrategy
 from bench.strategies.schema import EIOptions
 
@@ -45,10 +46,11 @@ class ExpectedImprovement(GPStrategy):
         if not self.use_pending:
             pending = pending[:0]
         best_f = Y.max()
+        posterior_model = FastPosterior.of(model)  # the same posterior, without gpytorch's per-call overhead
         if n == 1 and len(pending) == 0:
-            return self.maximise(LogExpectedImprovement(model, best_f=best_f))
+            return self.maximise(LogExpectedImprovement(posterior_model, best_f=best_f))
         acq = qLogExpectedImprovement(
-            model,
+            posterior_model,
             best_f=best_f,
             sampler=SobolQMCNormalSampler(torch.Size([self.mc_samples])),
             X_pending=pending if len(pending) else None,
