@@ -1,4 +1,4 @@
-"""Decision time of ei and lp with the plain-torch posterior (``FastPosterior``) against gpytorch's.
+"""Decision time of ei, lp and ucb with the plain-torch posterior (``FastPosterior``) against gpytorch's.
 
 For each strategy and history size n, two copies of the strategy start from the same n random
 points of Hartmann6 in 6-D (``benchmarks/decision_cost.py``'s ``Run``) and make ``--decisions``
@@ -30,7 +30,7 @@ import numpy as np
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--strategies", nargs="+", default=["ei", "lp"])
+    parser.add_argument("--strategies", nargs="+", default=["ei", "lp", "ucb"])
     parser.add_argument("--n", nargs="+", type=int, default=[50, 200, 500])
     parser.add_argument("--decisions", type=int, default=10)
     parser.add_argument("--running", type=int, default=3)

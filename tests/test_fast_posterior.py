@@ -19,6 +19,7 @@ from bench.strategies.ei import ExpectedImprovement
 from bench.strategies.fast_posterior import FastPosterior
 from bench.strategies.gp import build_gp
 from bench.strategies.lp import LocalPenalization
+from bench.strategies.ucb import UpperConfidenceBoundStrategy
 
 torch.set_num_threads(1)
 DTYPE = torch.float64
@@ -89,7 +90,7 @@ def test_a_posterior_that_disagrees_on_the_probe_points_is_not_used(fitted_defau
     assert Shifted.of(fitted_default_gp) is fitted_default_gp
 
 
-@pytest.mark.parametrize("strategy", [ExpectedImprovement, LocalPenalization])
+@pytest.mark.parametrize("strategy", [ExpectedImprovement, LocalPenalization, UpperConfidenceBoundStrategy])
 def test_strategies_propose_what_they_proposed_through_gpytorch(
     strategy: type, monkeypatch: pytest.MonkeyPatch
 ) -> None:
