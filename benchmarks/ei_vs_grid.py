@@ -94,7 +94,7 @@ def main() -> None:
     parser.add_argument("--first-seed", type=int, default=0)
     parser.add_argument("--timing", type=int, metavar="R", help="time bobench runs instead, R rounds")
     parser.add_argument(
-        "--variant", type=variant_parser(set(TIMED)), action="append", default=[], metavar="NAME=KEY=VALUE,..."
+        "--variant", type=variant_parser({*TIMED, "default"}), action="append", default=[], metavar="NAME=KEY=VALUE,..."
     )
     args = parser.parse_args()
     if args.timing:
