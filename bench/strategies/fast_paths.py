@@ -94,6 +94,14 @@ def gaussian_update(model: Any, sample_values: Tensor, target_values: Tensor | N
     return GeneralizedLinearPath(feature_map=feature_map, weight=weight, is_ensemble=is_ensemble(model))
 
 
+def scaled_rbf(a: Tensor, b: Tensor, b_sq: Tensor) -> Tensor:
+    """The RBF kernel ``(..., m, n)`` between points already divided by the lengthscales,
+    ``a (..., m, d)`` and ``b (..., n, d)`` with ``b_sq = (b ** 2).sum(-1)``, by the squared
+    distances as gpytorch computes them (centre both by the same point first, as it does)."""
+    sq = (a.pow(2).sum(dim=-1, keepdim=True) + b_sq.unsqueeze(-2) - 2.0 * a @ b.transpose(-1, -2)).clamp_min(0.0)
+    return torch.exp(-0.5 * sq)
+
+
 #: Points the two evaluations are compared on when the fast one is built.
 PROBE_POINTS = 8
 #: Largest difference accepted between them, relative to the paths' scale.
@@ -186,8 +194,7 @@ class FastPaths:
 
     def _kernel(self, zc: Tensor) -> Tensor:
         """The RBF kernel ``(..., n)`` from centred, scaled points ``zc (..., d)`` to the data."""
-        sq = (zc.pow(2).sum(dim=-1, keepdim=True) + self.Z_sq - 2.0 * zc @ self.Z.transpose(0, 1)).clamp_min(0.0)
-        return torch.exp(-0.5 * sq)
+        return scaled_rbf(zc, self.Z, self.Z_sq)
 
 
 def _parts(paths: Any, model: SingleTaskGP) -> dict[str, Tensor] | None:

@@ -38,6 +38,8 @@ from linear_operator.operators import DenseLinearOperator
 from linear_operator.utils.cholesky import psd_safe_cholesky
 from torch import Tensor
 
+from bench.strategies.fast_paths import scaled_rbf
+
 #: Probe points the two posteriors are compared on when the fast one is built.
 PROBE_POINTS = 8
 #: Largest difference accepted between them, relative to the posterior's scale.
@@ -122,15 +124,12 @@ class FastPosterior(Model):
         cross = self._kernel(zc)  # (..., q, n)
         mean = self.constant + cross @ self.alpha  # (..., q)
         W = cross @ self.inv_factor_t  # (..., q, n): k(X, Z) L^-T
-        sq = zc.pow(2).sum(dim=-1)
-        own = sq.unsqueeze(-1) + sq.unsqueeze(-2) - 2.0 * zc @ zc.transpose(-1, -2)
-        covariance = torch.exp(-0.5 * own.clamp_min(0.0)) - W @ W.transpose(-1, -2)
+        covariance = scaled_rbf(zc, zc, zc.pow(2).sum(dim=-1)) - W @ W.transpose(-1, -2)
         return _NormalPosterior(self.y_mean + self.y_std * mean, self.y_std.pow(2) * covariance)
 
     def _kernel(self, zc: Tensor) -> Tensor:
         """The RBF kernel ``(..., n)`` from centred, scaled points ``zc (..., d)`` to the data."""
-        sq = (zc.pow(2).sum(dim=-1, keepdim=True) + self.Z_sq - 2.0 * zc @ self.Z.transpose(0, 1)).clamp_min(0.0)
-        return torch.exp(-0.5 * sq)
+        return scaled_rbf(zc, self.Z, self.Z_sq)
 
 
 class _NormalPosterior(GPyTorchPosterior):
