@@ -81,7 +81,7 @@ class FastPosterior(Model):
     @classmethod
     def of(cls, model: Any) -> Any:
         """A :class:`FastPosterior` of ``model`` where it applies and agrees on probe points, else ``model``."""
-        if not _is_default_gp(model):
+        if not is_default_gp(model):
             return model
         fast = cls(model)
         generator = torch.Generator().manual_seed(0)
@@ -153,9 +153,10 @@ class _NormalPosterior(GPyTorchPosterior):
         return samples.unsqueeze(-1)  # one output
 
 
-def _is_default_gp(model: Any) -> bool:
-    """Whether ``model`` is a fitted single-output ``SingleTaskGP`` of the structure the formula covers."""
-    if type(model) is not SingleTaskGP or model.training:
+def is_default_gp(model: Any, training: bool = False) -> bool:
+    """Whether ``model`` is a single-output ``SingleTaskGP`` of the structure the formulas cover,
+    in train mode if ``training`` (being fitted) and in eval mode (fitted) if not."""
+    if type(model) is not SingleTaskGP or model.training != training:
         return False
     transform = getattr(model, "outcome_transform", None)
     likelihood = model.likelihood

@@ -42,7 +42,7 @@ from torch import Tensor
 
 from bench.seeding import derive_seed
 from bench.space import Space
-from bench.strategies import acq_optim
+from bench.strategies import acq_optim, fast_mll
 from bench.strategies.background_fit import FIT_POOL, FitPool
 from bench.strategies.base import History, Strategy
 from bench.strategies.base import sobol_points as base_sobol
@@ -159,6 +159,9 @@ def _hyper_state(model: SingleTaskGP) -> dict[str, Tensor]:
 def fit_hyperparameters(model: SingleTaskGP, seed: int, restarts: int = 0) -> None:
     """Maximises the marginal likelihood times the priors (MAP, BoTorch's ``fit_gpytorch_mll``), seeded.
 
+    For the default GP the loss and its gradient are computed in plain torch
+    (``bench/strategies/fast_mll.py``); BoTorch's optimiser, bounds and retries are unchanged.
+
     With ``restarts``, the fit is repeated from that many starts drawn from the priors and the
     one with the highest log posterior is kept (the first fit starts from the model's current
     hyperparameters: a warm start or BoTorch's defaults).
@@ -176,7 +179,8 @@ def fit_hyperparameters(model: SingleTaskGP, seed: int, restarts: int = 0) -> No
                 warnings.catch_warnings(record=True),
             ):
                 warnings.simplefilter("ignore")  # optimisation warnings: BoTorch retries by itself
-                fit_gpytorch_mll(mll)
+                mll.train()
+                fit_gpytorch_mll(mll, closure=fast_mll.closure_for(mll))
         except (ModelFittingError, NotPSDError, RuntimeError):
             if not attempt:
                 raise  # the plain fit failing is the model's problem, as without restarts
