@@ -212,8 +212,9 @@ class Optimizer:
             each checked against its schema.
 
     Raises:
-        UserError: a bad space, an unknown strategy or option, a folder in use or written with
-            another configuration; one line naming the field.
+        UserError: a bad space, an unknown strategy or option, a strategy that chooses each
+            evaluation's fidelity (``mfkg``), a folder in use or written with another
+            configuration; one line naming the field.
     """
 
     def __init__(
@@ -584,6 +585,11 @@ def _strategy(name: Any, options: Mapping[str, Any], space: Space, seed: int) ->
     strategy = _instantiate("strategy", node, space=space, seed=seed)
     if not isinstance(strategy, Strategy):
         raise UserError(f"strategy: {node._target_} is not a bench.strategies.Strategy")
+    if strategy.chooses_fidelity:
+        raise UserError(
+            f"strategy={name}: {type(strategy).__name__} chooses each evaluation's fidelity, which ask/tell "
+            "does not carry (it asks for points only); run it with bobench (docs/early-stopping.md)"
+        )
     config = OmegaConf.to_container(node, resolve=True)
     assert isinstance(config, dict)
     return strategy, {str(k): v for k, v in config.items()}, Path(str(full.hydra.run.dir))

@@ -223,6 +223,7 @@ def test_the_folder_is_locked_while_open_and_reopened_only_with_the_same_configu
         (SPACE, "ei", {"num_restarts": "abc"}, "strategy.num_restarts: expected an integer"),
         (SPACE, "ei", {"num_restarts": 0}, "strategy.num_restarts"),
         (SPACE, "random", {"seed": -1}, "seed: expected an integer >= 0"),
+        (SPACE, "mfkg", {}, "strategy=mfkg: MultiFidelityKG chooses each evaluation's fidelity"),
     ],
 )
 def test_a_bad_space_strategy_or_option_is_one_line_before_any_work(tmp_path, space, strategy, options, expected):
