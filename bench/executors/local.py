@@ -31,6 +31,9 @@ from bench.guard import check_time_limit
 from bench.objective import Objective
 from bench.records import CRASHED, TIMEOUT, Outcome, Task
 
+#: Longest wait for a dead worker's exit status: it is normally there within milliseconds.
+REAP_TIMEOUT_S = 10.0
+
 
 def _die_with_parent() -> None:
     """Asks Linux to SIGKILL this worker when the driver dies, so no orphan runs on."""
@@ -257,6 +260,9 @@ class LocalExecutor(Executor):
                 return outcome
         now = self.now()
         if slot.process.sentinel in ready or not slot.process.is_alive():
+            # the sentinel is ready once the worker's descriptors close, which can be just before
+            # the kernel lets it be reaped: wait for the exit status (it is on its way)
+            slot.process.join(timeout=REAP_TIMEOUT_S)
             code = slot.process.exitcode
             how = f"killed by signal {-code}" if code is not None and code < 0 else f"exit code {code}"
             slot.task, slot.deadline = None, None
